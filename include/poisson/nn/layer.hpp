@@ -1,0 +1,65 @@
+#pragma once
+
+/// @file
+/// @brief The layer contract shared by every layer of the stack, noise layers included.
+
+#include <concepts>
+#include <string_view>
+
+#include <xtensor/xarray.hpp>
+
+namespace poisson::io {
+class checkpoint;
+}
+
+namespace poisson::nn {
+
+/// @brief The tensor every layer consumes and produces: dense, row-major, any rank.
+///
+/// Images are laid out NHWC (batch, height, width, channels): a convolution is then one
+/// matrix product whose output rows are already pixels of the next layer.
+template <class T>
+using tensor = xt::xarray<T, xt::layout_type::row_major>;
+
+/// @brief What a layer must provide.
+///
+/// `forward(x)` computes the output for a batch and keeps whatever backward needs;
+/// `backward(g)` takes the gradient of the loss with respect to that output and returns the
+/// gradient with respect to the input, overwriting (not accumulating) the gradients of the
+/// layer's parameters. Both return a reference to a buffer the layer owns, valid until the
+/// layer's next call.
+template <class L>
+concept layer = requires(L& l, const tensor<typename L::value_type>& x) {
+    typename L::value_type;
+    { l.forward(x) } -> std::convertible_to<const tensor<typename L::value_type>&>;
+    { l.backward(x) } -> std::convertible_to<const tensor<typename L::value_type>&>;
+};
+
+/// @brief Stand-in for the visitor an optimizer passes to `for_each_parameter`.
+template <class T>
+struct parameter_visitor_archetype {
+    void operator()(std::string_view /*name*/, tensor<T>& /*value*/,
+                    tensor<T>& /*gradient*/) const {}
+};
+
+/// @brief A layer that behaves differently in training and in evaluation (dropout, noise).
+template <class L>
+concept has_mode = requires(L& l) { l.set_training(true); };
+
+/// @brief A layer with trainable parameters: it calls `visit(name, value, gradient)` once
+/// for each of them, always in the same order.
+template <class L>
+concept has_parameters = requires(L& l) {
+    l.for_each_parameter(parameter_visitor_archetype<typename L::value_type>{});
+};
+
+/// @brief A layer with state other than parameters (a step counter, a random stream) that
+/// a checkpoint must hold for a resumed run to continue exactly.
+template <class L>
+concept has_state = requires(const L& cl, L& l, io::checkpoint& out, const io::checkpoint& in,
+                             std::string_view prefix) {
+    cl.save_state(out, prefix);
+    l.load_state(in, prefix);
+};
+
+}  // namespace poisson::nn
