@@ -1,0 +1,109 @@
+#pragma once
+
+/// @file
+/// @brief RNG provider that adapts any standard uniform random bit generator.
+
+#include <bit>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "poisson/errors.hpp"
+#include "poisson/random/concepts.hpp"
+#include "poisson/random/uniform.hpp"
+
+namespace poisson {
+
+namespace detail {
+
+/// Draws exactly `Bits` random bits from a URBG of any range. Engines whose range is not a
+/// power of two (e.g. `std::minstd_rand`) are reduced by rejection to the largest
+/// power-of-two sub-range, so the result is specified by the engine alone and is the same
+/// with every standard library.
+template <unsigned Bits, std::uniform_random_bit_generator G>
+std::uint64_t draw_bits(G& engine) {
+    using result = typename G::result_type;
+    constexpr std::uint64_t span = static_cast<std::uint64_t>(G::max() - G::min());
+    constexpr bool full = span == std::numeric_limits<std::uint64_t>::max();
+    constexpr unsigned bits_per_call = full ? 64u : std::bit_width(span + 1) - 1u;
+    static_assert(bits_per_call > 0, "the engine must produce at least one bit per call");
+    constexpr std::uint64_t keep = full ? span : (std::uint64_t{1} << bits_per_call) - 1u;
+
+    std::uint64_t value = 0;
+    for (unsigned have = 0; have < Bits; have += bits_per_call) {
+        std::uint64_t r;
+        do {
+            r = static_cast<std::uint64_t>(static_cast<result>(engine() - G::min()));
+        } while (r > keep);
+        value = (bits_per_call >= 64) ? r : (value << bits_per_call) | r;
+    }
+    return Bits >= 64 ? value : value & ((std::uint64_t{1} << Bits) - 1u);
+}
+
+}  // namespace detail
+
+/// @brief Uniforms from one standard engine, drawn in sequence (not counter-based).
+template <std::uniform_random_bit_generator Engine>
+class engine_stream {
+public:
+    explicit engine_stream(Engine& engine) noexcept : m_engine(&engine) {}
+
+    template <class T>
+    T next() {
+        if constexpr (std::same_as<T, float>) {
+            return open_unit_float(static_cast<std::uint32_t>(detail::draw_bits<32>(*m_engine)));
+        } else {
+            static_assert(std::same_as<T, double>, "uniforms are float or double");
+            return open_unit_double(detail::draw_bits<64>(*m_engine));
+        }
+    }
+
+private:
+    Engine* m_engine;
+};
+
+/// @brief RNG provider over any standard uniform random bit generator.
+///
+/// Sequential: the element order of the calling layer fixes the results, so layers using it
+/// run on one thread. Its state is the engine's own text serialisation.
+template <std::uniform_random_bit_generator Engine = std::mt19937_64>
+class std_engine {
+public:
+    using engine_type = Engine;
+    static constexpr bool is_counter_based = false;
+
+    explicit std_engine(typename Engine::result_type seed = Engine::default_seed)
+        : m_engine(seed) {}
+    explicit std_engine(const Engine& engine) : m_engine(engine) {}
+
+    /// The key is ignored: every call continues the one sequence.
+    engine_stream<Engine> stream(const stream_key& /*key*/) noexcept {
+        return engine_stream<Engine>(m_engine);
+    }
+
+    std::string state() const {
+        std::ostringstream out;
+        out << m_engine;
+        return out.str();
+    }
+
+    void restore(std::string_view text) {
+        std::istringstream in{std::string(text)};
+        Engine engine;
+        in >> engine;
+        if (in.fail()) {
+            throw invalid_argument("std_engine::restore: the text is not a saved engine state");
+        }
+        m_engine = engine;
+    }
+
+    Engine& engine() noexcept { return m_engine; }
+
+private:
+    Engine m_engine;
+};
+
+}  // namespace poisson
