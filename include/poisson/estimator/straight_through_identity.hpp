@@ -1,0 +1,29 @@
+#pragma once
+
+/// @file
+/// @brief Identity straight-through estimator (the report's model P_STE).
+
+#include <concepts>
+
+#include "poisson/estimator/concepts.hpp"
+#include "poisson/random/poisson_sampler.hpp"
+
+namespace poisson {
+
+/// @brief Forward: an exact, untruncated Poisson sample (inversion below rate 10, Hörmann's
+/// PTRS above). Backward: the sampler is treated as the identity, `d x / d rate = 1`, which is
+/// the derivative of its expectation `E[x] = rate`. Bengio, Leonard and Courville, "Estimating
+/// or propagating gradients through stochastic neurons for conditional computation" (2013).
+class straight_through_identity {
+public:
+    static constexpr bool truncates = false;
+    static constexpr bool unit_derivative = true;
+
+    template <std::floating_point T, uniform_stream S>
+    noise_sample<T> sample(T rate, const noise_context<T>& /*context*/, S& stream) const {
+        const T count = sample_poisson(rate, stream);
+        return {count, T(1), count, count};
+    }
+};
+
+}  // namespace poisson

@@ -1,0 +1,41 @@
+#pragma once
+
+/// @file
+/// @brief k rule of the report: the batch maximum plus c standard deviations.
+
+#include <cmath>
+#include <cstddef>
+#include <string>
+
+#include "poisson/detail/format.hpp"
+#include "poisson/errors.hpp"
+
+namespace poisson {
+
+/// @brief `k = ceil(m + c * sqrt(m))` with `m` the largest rate of the batch (Dutta's report,
+/// section 2.0.3, with `c = 4`).
+///
+/// Chosen per batch, so k follows the activations as they grow during training. The truncated
+/// mass at the largest rate is then a few times 1e-5 for rates above 10, but larger for small
+/// maxima: at `m = 1`, `k = 5` and `P(X > 5; 1) = 6e-4`.
+class batch_max {
+public:
+    /// @pre `c >= 0` and finite.
+    explicit batch_max(double c = 4.0) : m_c(c) {
+        if (!(c >= 0.0) || !std::isfinite(c)) {
+            throw invalid_argument("batch_max: c is " + detail::to_text(c) +
+                                   ", expected a finite value >= 0");
+        }
+    }
+
+    std::size_t select_k(double max_rate) const {
+        return static_cast<std::size_t>(std::ceil(max_rate + m_c * std::sqrt(max_rate)));
+    }
+
+    double c() const noexcept { return m_c; }
+
+private:
+    double m_c;
+};
+
+}  // namespace poisson
