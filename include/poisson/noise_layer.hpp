@@ -115,9 +115,9 @@ public:
         }
         if (!std::equal(g.shape().begin(), g.shape().end(), m_output.shape().begin(),
                         m_output.shape().end())) {
-            throw invalid_argument(where() + "gradient shape " + shape_text(g.shape()) +
+            throw invalid_argument(where() + "gradient shape " + detail::shape_to_text(g.shape()) +
                                    " differs from the output shape " +
-                                   shape_text(m_output.shape()));
+                                   detail::shape_to_text(m_output.shape()));
         }
         m_gradient = g;
         if (m_sampled && !Estimator::unit_derivative) {
@@ -307,15 +307,6 @@ private:
     }
 
     std::string where() const { return "noise_layer \"" + m_options.name + "\": "; }
-
-    template <class Shape>
-    static std::string shape_text(const Shape& shape) {
-        std::string text = "[";
-        for (std::size_t i = 0; i < shape.size(); ++i) {
-            text += (i ? "," : "") + std::to_string(shape[i]);
-        }
-        return text + "]";
-    }
 
     Rng m_rng;
     noise_options m_options;

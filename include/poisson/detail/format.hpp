@@ -3,6 +3,7 @@
 /// @file
 /// @brief Number formatting for error messages.
 
+#include <cstddef>
 #include <sstream>
 #include <string>
 
@@ -13,6 +14,18 @@ template <class T>
 std::string to_text(T value) {
     std::ostringstream out;
     out << value;
+    return out.str();
+}
+
+/// Formats a shape as `[2,3,4]`.
+template <class Shape>
+std::string shape_to_text(const Shape& shape) {
+    std::ostringstream out;
+    out << '[';
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        out << (i ? "," : "") << shape[i];
+    }
+    out << ']';
     return out.str();
 }
 

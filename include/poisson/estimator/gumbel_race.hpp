@@ -94,7 +94,7 @@ struct relaxation {
 /// Moments of the weights `(t[c] / t[i])^(1/tau)` over the window, taken about the winner `c`
 /// so that the variance does not cancel catastrophically at large counts.
 template <std::floating_point T>
-relaxation<T> relax(category_window w, std::size_t c, T tau, std::span<const T> t) {
+relaxation<T> relax(category_window w, std::size_t c, T tau, std::span<T> t) {
     const T inv_tau = T(1) / tau;
     const T tc = t[c];
     double sum = 0.0, first = 0.0, second = 0.0;

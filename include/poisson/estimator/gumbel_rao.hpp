@@ -56,7 +56,7 @@ private:
     /// `Var_y(i)` for one Gumbel vector drawn given that category `c` wins.
     template <class T, class S>
     static double conditional_variance(std::size_t c, double mass, detail::category_window w,
-                                       T tau, std::span<const T> p, std::span<T> t, S& stream) {
+                                       T tau, std::span<T> p, std::span<T> t, S& stream) {
         const T first = static_cast<T>(-std::log(stream.template next<T>()) / mass);
         for (std::size_t i = w.lo; i <= w.hi; ++i) {
             t[i] = i == c ? first : first - std::log(stream.template next<T>()) / p[i];
