@@ -86,8 +86,7 @@ TEST_CASE("philox_stream: words come from counters {block, element, step, stream
     CHECK(mixed.next<float>() == poisson::open_unit_float(block1[1]));
 }
 
-TEST_CASE_TEMPLATE("philox: same seed, stream and key give the same uniforms", T, float,
-                   double) {
+TEST_CASE_TEMPLATE("philox: same seed, stream and key give the same uniforms", T, float, double) {
     const philox a(seed, 3), b(seed, 3);
     CHECK(draw<T>(a.stream({5, 11}), 1000) == draw<T>(b.stream({5, 11}), 1000));
     // Drawing other streams in between changes nothing (counter-based).
@@ -196,13 +195,12 @@ TEST_CASE("philox: state and restore round-trip the seed and stream id") {
 
 TEST_CASE("philox::restore: rejects malformed text and keeps the provider unchanged") {
     philox provider(5, 6);
-    for (const char* bad : {"", "philox", "philox seed=1", "philox seed=1 stream=",
-                            "philox seed=-1 stream=0", "philox seed=+1 stream=0",
-                            "philox seed=1 stream=2 ", " philox seed=1 stream=2",
-                            "philox seed=1  stream=2", "philox seed=0x10 stream=2",
-                            "philox seed=1 stream=4294967296",
-                            "philox seed=18446744073709551616 stream=0", "mt19937 seed=1 stream=2",
-                            "philox stream=2 seed=1"}) {
+    for (const char* bad :
+         {"", "philox", "philox seed=1", "philox seed=1 stream=", "philox seed=-1 stream=0",
+          "philox seed=+1 stream=0", "philox seed=1 stream=2 ", " philox seed=1 stream=2",
+          "philox seed=1  stream=2", "philox seed=0x10 stream=2", "philox seed=1 stream=4294967296",
+          "philox seed=18446744073709551616 stream=0", "mt19937 seed=1 stream=2",
+          "philox stream=2 seed=1"}) {
         CAPTURE(std::string(bad));
         CHECK_THROWS_AS(provider.restore(bad), poisson::invalid_argument);
     }

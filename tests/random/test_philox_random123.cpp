@@ -1,8 +1,7 @@
 // Our Philox4x32-10 against the reference implementation, Random123's r123::Philox4x32.
 
-#include <doctest/doctest.h>
-
 #include <Random123/philox.h>
+#include <doctest/doctest.h>
 
 #include <cstdint>
 #include <random>

@@ -58,8 +58,7 @@ TEST_CASE("gamma_q: Q(n, x) is the Poisson sum for integer n, on both sides of x
             CAPTURE(n);
             CAPTURE(x);
             CHECK(gamma_q(n, x) == doctest::Approx(q_integer(n, x)).epsilon(1e-11));
-            CHECK(std::exp(log_gamma_q(n, x)) ==
-                  doctest::Approx(q_integer(n, x)).epsilon(1e-11));
+            CHECK(std::exp(log_gamma_q(n, x)) == doctest::Approx(q_integer(n, x)).epsilon(1e-11));
             CHECK(std::exp(log_gamma_p(n, x)) ==
                   doctest::Approx(1.0 - q_integer(n, x)).epsilon(1e-9));
         }
@@ -116,8 +115,8 @@ TEST_CASE("chi_square_gof: merges bins with expected counts below 5") {
     CHECK(r.statistic == doctest::Approx((45.0 - 50) * (45 - 50) / 50 + 25.0 / 50));
 
     // A small last bin joins the one before it: expected 50, 47, 3 -> 50, 50.
-    const auto tail = chi_square_gof(std::vector<double>{50, 45, 5},
-                                     std::vector<double>{0.5, 0.47, 0.03});
+    const auto tail =
+        chi_square_gof(std::vector<double>{50, 45, 5}, std::vector<double>{0.5, 0.47, 0.03});
     CHECK(tail.dof == 1);
     CHECK(tail.statistic == doctest::Approx(0.0));
 }
@@ -173,6 +172,27 @@ TEST_CASE("poisson_bins: pmf bins then the folded tail, summing to 1") {
         CHECK(p[30] == doctest::Approx(1.0 - head).epsilon(1e-9).scale(1.0));
         CHECK(head + p[30] == doctest::Approx(1.0).epsilon(1e-12));
     }
+}
+
+TEST_CASE("poisson_bins: a window folds both tails") {
+    const double rate = 50.0;
+    const auto p = poisson_bins(rate, 70, 30);
+    REQUIRE(p.size() == 41);
+    double lower = 0.0;
+    for (int i = 0; i <= 30; ++i) lower += poisson_pmf(i, rate);
+    CHECK(p.front() == doctest::Approx(lower).epsilon(1e-11));
+    CHECK(p[10] == doctest::Approx(poisson_pmf(40, rate)));
+    CHECK(p.back() == doctest::Approx(poisson_upper_tail(69, rate)));
+    double total = 0.0;
+    for (double x : p) total += x;
+    CHECK(total == doctest::Approx(1.0).epsilon(1e-12));
+    CHECK_THROWS_AS(poisson_bins(rate, 30, 30), poisson::invalid_argument);
+}
+
+TEST_CASE("count_bins: clamps values into the folded end bins") {
+    const std::vector<float> samples{0, 2, 3, 3, 4, 9, 100};
+    CHECK(count_bins<float>(samples, 5, 2) == std::vector<double>{2, 2, 1, 2});
+    CHECK(count_bins<float>(samples, 5) == std::vector<double>{1, 0, 1, 2, 1, 2});
 }
 
 TEST_CASE("poisson_truncated_pmf: the pmf on 0..k divided by P(X <= k)") {

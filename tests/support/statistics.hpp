@@ -14,7 +14,6 @@
 #include <numeric>
 #include <span>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "poisson/errors.hpp"
@@ -38,8 +37,8 @@ inline double log_gamma_p_series(double a, double x) {
             return a * std::log(x) - x - std::lgamma(a + 1.0) + std::log(sum);
         }
     }
-    throw poisson::numerical_error("gamma_p: series did not converge for a = " +
-                                   std::to_string(a) + ", x = " + std::to_string(x));
+    throw poisson::numerical_error("gamma_p: series did not converge for a = " + std::to_string(a) +
+                                   ", x = " + std::to_string(x));
 }
 
 /// log Q(a, x) from the continued fraction
@@ -170,8 +169,8 @@ inline std::vector<merged_bin> merge_bins(std::span<const double> observed,
 /// count in a bin of probability 0 is impossible: the result is then an infinite statistic
 /// and a p-value of 0.
 inline chi_square_result chi_square_gof(std::span<const double> observed,
-                                         std::span<const double> probabilities,
-                                         double min_expected = 5.0) {
+                                        std::span<const double> probabilities,
+                                        double min_expected = 5.0) {
     detail::check_probabilities(observed, probabilities);
     for (std::size_t i = 0; i < observed.size(); ++i) {
         if (probabilities[i] == 0.0 && observed[i] > 0.0) {
@@ -198,7 +197,9 @@ inline double poisson_log_pmf(double k, double rate) {
 }
 
 /// @brief P(X = k) for X ~ Poisson(rate).
-inline double poisson_pmf(double k, double rate) { return std::exp(poisson_log_pmf(k, rate)); }
+inline double poisson_pmf(double k, double rate) {
+    return std::exp(poisson_log_pmf(k, rate));
+}
 
 /// @brief log P(X > k) for X ~ Poisson(rate), through P(X > k) = P(k + 1, rate) (the
 /// regularised lower incomplete gamma); accurate far into the tail. 0 for k < 0.
@@ -213,13 +214,35 @@ inline double poisson_upper_tail(double k, double rate) {
     return std::exp(poisson_log_upper_tail(k, rate));
 }
 
-/// @brief Bin probabilities for a test of Poisson(rate) counts: P(X = i) for i < last and
-/// the folded tail P(X >= last) in bin `last` (last + 1 bins in all).
-inline std::vector<double> poisson_bins(double rate, std::size_t last) {
-    std::vector<double> p(last + 1);
-    for (std::size_t i = 0; i < last; ++i) p[i] = poisson_pmf(static_cast<double>(i), rate);
-    p[last] = poisson_upper_tail(static_cast<double>(last) - 1.0, rate);
+/// @brief Bin probabilities for a test of Poisson(rate) counts: the folded lower tail
+/// P(X <= first) = Q(first + 1, rate) in bin 0, P(X = i) for first < i < last, and the folded
+/// upper tail P(X >= last) in the final bin (last - first + 1 bins). Requires first < last.
+inline std::vector<double> poisson_bins(double rate, std::size_t last, std::size_t first = 0) {
+    if (first >= last) {
+        throw poisson::invalid_argument("poisson_bins: first " + std::to_string(first) +
+                                        " is not below last " + std::to_string(last));
+    }
+    std::vector<double> p(last - first + 1);
+    p.front() = rate == 0.0 ? 1.0 : gamma_q(static_cast<double>(first) + 1.0, rate);
+    for (std::size_t i = first + 1; i < last; ++i) {
+        p[i - first] = poisson_pmf(static_cast<double>(i), rate);
+    }
+    p.back() = poisson_upper_tail(static_cast<double>(last) - 1.0, rate);
     return p;
+}
+
+/// @brief Counts of `samples` (non-negative integers) in the bins of `poisson_bins(rate,
+/// last, first)`: values up to `first` in bin 0, values from `last` on in the final bin.
+template <class T>
+std::vector<double> count_bins(std::span<const T> samples, std::size_t last,
+                               std::size_t first = 0) {
+    std::vector<double> counts(last - first + 1, 0.0);
+    for (T x : samples) {
+        const double v = std::clamp(static_cast<double>(x), static_cast<double>(first),
+                                    static_cast<double>(last));
+        ++counts[static_cast<std::size_t>(v) - first];
+    }
+    return counts;
 }
 
 /// @brief The pmf of Poisson(rate) truncated to 0..k and renormalised:
@@ -233,18 +256,6 @@ inline std::vector<double> poisson_truncated_pmf(double rate, std::size_t k) {
     const double log_norm = top + std::log(sum);
     for (double& lp : log_p) lp = std::exp(lp - log_norm);
     return log_p;
-}
-
-/// @brief Counts of `samples` (non-negative integers) in the bins 0..last, values above
-/// `last` counted in bin `last`, as expected by `chi_square_gof`.
-template <class T>
-std::vector<double> count_bins(std::span<const T> samples, std::size_t last) {
-    std::vector<double> counts(last + 1, 0.0);
-    for (T x : samples) {
-        const double v = static_cast<double>(x);
-        ++counts[v >= static_cast<double>(last) ? last : static_cast<std::size_t>(v)];
-    }
-    return counts;
 }
 
 /// @brief Result of a Kolmogorov-Smirnov test.
