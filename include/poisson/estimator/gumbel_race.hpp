@@ -176,7 +176,11 @@ private:
         std::size_t lo = 0, hi = m;  // kept(hi) holds
         while (lo < hi) {
             const std::size_t mid = lo + (hi - lo) / 2;
-            if (kept(mid, m, log_r)) hi = mid; else lo = mid + 1;
+            if (kept(mid, m, log_r)) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
         }
         return lo > 0 ? lo - 1 : 0;
     }
@@ -189,7 +193,11 @@ private:
         std::size_t lo = m, hi = m_k;  // kept(lo) holds
         while (lo < hi) {
             const std::size_t mid = lo + (hi - lo + 1) / 2;
-            if (kept(mid, m, log_r)) lo = mid; else hi = mid - 1;
+            if (kept(mid, m, log_r)) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
         }
         return std::min(m_k, lo + 1);
     }
@@ -213,17 +221,23 @@ public:
     gumbel_workspace(const gumbel_plan<T>& plan, std::size_t draws)
         : m_span(plan.max_span())
         , m_uniform_rows(m_span * (draws + 1) + 1)  // + 1: a row lanes that are done may read
-        , m_buffer((2 * m_span + m_uniform_rows) * group_size<T>) {}
+        , m_buffer((2 * m_span + m_uniform_rows) * group_size<T> + group_size<T>) {
+        // Rows start on a register's alignment: a row stored across two cache lines costs
+        // several times an aligned one.
+        const auto address = reinterpret_cast<std::uintptr_t>(m_buffer.data());
+        m_rows = m_buffer.data() + (simd_bytes - address % simd_bytes) % simd_bytes / sizeof(T);
+    }
 
-    T* pmf() noexcept { return m_buffer.data(); }
-    T* arrivals() noexcept { return m_buffer.data() + m_span * group_size<T>; }
-    T* uniforms() noexcept { return m_buffer.data() + 2 * m_span * group_size<T>; }
+    T* pmf() noexcept { return m_rows; }
+    T* arrivals() noexcept { return m_rows + m_span * group_size<T>; }
+    T* uniforms() noexcept { return m_rows + 2 * m_span * group_size<T>; }
     std::size_t uniform_rows() const noexcept { return m_uniform_rows; }
 
 private:
     std::size_t m_span;
     std::size_t m_uniform_rows;
     std::vector<T> m_buffer;
+    T* m_rows;
 };
 
 /// The state of one lane group: per-lane windows, then the race's results.
@@ -240,10 +254,12 @@ struct gumbel_group {
     wide_v<T> variance;         ///< Var_y(i)
 };
 
-/// -log(u) for u in (0, 1): a standard exponential.
+/// -log(u) for u in (0, 1): a standard exponential. A uniform below the smallest normal
+/// number (which no provider of the library yields: floats are >= 2^-24) is taken as it.
 template <class V>
 V exponential(V u) noexcept {
-    return -simd_log(u);
+    constexpr auto smallest = std::numeric_limits<lane_t<V>>::min();
+    return -simd_log_normal(select(u < smallest, splat<V>(smallest), u));
 }
 
 /// Smallest and largest lane.
@@ -301,74 +317,98 @@ void window_lanes(const gumbel_plan<T>& plan, gumbel_group<T>& g, T* p) {
     // log p_lo = (lo - m) log rate - (log lo! - log m!)
     const wide start = ((bound_lo - mode) * log_rate - log_start_factorial).map(exp);
     const wide floor = log_floor.map(exp);
-    // The windows' ends, as doubles: integers, exactly.
-    wide lo(double(std::numeric_limits<std::int32_t>::max())), hi(-1.0), q;
+    // q is 0 below the lower bound (0 times anything) and above the upper one.
+    wide q, hi(-1.0), size;  // the window's end and size, as doubles (integers, exactly)
     for (std::size_t i = g.first; i <= last; ++i) {
         const wide category(static_cast<double>(i));
-        const auto starts = category == bound_lo;
-        const auto continues = (bound_lo < category) & (category <= bound_hi);
-        q = select(starts, start, select(continues, q * (rate * plan.inverse(i)), wide{}));
-        const auto in = (floor <= q) & (starts | continues);
+        const wide next = select(category <= bound_hi, q * (rate * plan.inverse(i)), wide{});
+        q = select(category == bound_lo, start, next);
+        // floor > 0 makes q = 0 fail the test, except for doubles, whose floor can be 0.
+        auto in = floor <= q;
+        if constexpr (std::same_as<T, double>) in = in & (bound_lo <= category);
         store(p + (i - g.first) * group_size<T>, narrow<T>(select(in, q, wide{})));
-        lo = select(in & (category < lo), category, lo);
         hi = select(in, category, hi);
+        size = size + select(in, wide(1.0), wide{});
     }
+    // The window is contiguous (p_i decreases away from the mode), so it starts at hi - size + 1.
     for (std::size_t j = 0; j < group_size<T>; ++j) {
-        g.lo[j] = static_cast<same_size_int<T>>(lo[j]);
+        g.lo[j] = static_cast<same_size_int<T>>(hi[j] - size[j] + 1.0);
         g.hi[j] = static_cast<same_size_int<T>>(hi[j]);
     }
     g.window_lo = std::size_t(lane_min(g.lo));
     g.window_hi = std::size_t(lane_max(g.hi));
 }
 
-/// Moments of the weights `(T_c / T_i)^(1/tau)`, rows `t` from category `g.window_lo`, taken
-/// about the winner `c` so that the variance does not cancel catastrophically at large
-/// counts. Writes `E_y[i - c]` to `mean` and `Var_y(i)` to `variance`.
+/// @brief Running moments of the softmax weights `y_i ~ (T_c / T_i)^(1/tau)` of a group,
+/// taken about the winner `c` so that the variance does not cancel catastrophically at
+/// large counts; categories are added in increasing order.
 template <std::floating_point T>
-void relax_lanes(const gumbel_group<T>& g, T tau, real_v<T> tc, const T* t, wide_v<T>& mean,
-                 wide_v<T>& variance) {
-    using wide = wide_v<T>;
-    wide sum, first, second;
-    const wide count = widen(g.count);
-    const T inv_tau = T(1) / tau;
-    for (std::size_t i = g.window_lo; i <= g.window_hi; ++i) {
-        const real_v<T> ratio = tc / load<real_v<T>>(t + (i - g.window_lo) * group_size<T>);
-        const wide weight = widen(tau == T(1) ? ratio : simd_exp(simd_log(ratio) * inv_tau));
-        const wide offset = double(i) - count;
-        sum += weight;
-        first += weight * offset;
-        second += weight * offset * offset;
+class weight_moments {
+public:
+    weight_moments(T tau, index_v<T> winner) noexcept
+        : m_tau(tau), m_inv_tau(T(1) / tau), m_winner(widen(winner)) {}
+
+    /// Adds category `i` with `ratio = T_c / T_i` (1 for the winner, 0 outside the window).
+    void add(std::size_t i, real_v<T> ratio) noexcept {
+        const auto weight = widen(m_tau == T(1) ? ratio : simd_exp(simd_log(ratio) * m_inv_tau));
+        const auto offset = double(i) - m_winner;
+        m_sum += weight;
+        m_first += weight * offset;
+        m_second += weight * offset * offset;
     }
-    mean = first / sum;
-    variance = second / sum - mean * mean;
-    for (std::size_t j = 0; j < group_size<T>; ++j) {
-        variance.set(j, std::max(0.0, variance[j]));
+
+    /// `E_y[i - c]`.
+    wide_v<T> mean() const noexcept { return m_first / m_sum; }
+
+    /// `Var_y(i)`.
+    wide_v<T> variance() const noexcept {
+        const wide_v<T> mean = m_first / m_sum;
+        wide_v<T> variance = m_second / m_sum - mean * mean;
+        for (std::size_t j = 0; j < group_size<T>; ++j) {
+            variance.set(j, std::max(0.0, variance[j]));
+        }
+        return variance;
     }
-}
+
+private:
+    T m_tau;
+    T m_inv_tau;
+    wide_v<T> m_winner;
+    wide_v<T> m_sum, m_first, m_second;
+};
 
 /// The Gumbel-max race over the windows and its relaxation. `u` holds the uniforms from
-/// stream position `g.window_lo` on; the arrival times go to the rows `t`.
+/// stream position `g.window_lo` on; `inverse_arrivals` receives rows of `1 / T_i`.
+///
+/// The race keeps `1 / T_i = p_i / E_i` rather than `T_i`: the winner has the largest, a
+/// category outside the window has 0 (no select needed), and the ratios `T_c / T_i` are then
+/// products with `T_c` instead of divisions (a division costs 5 to 10 multiplications).
 template <std::floating_point T>
-void race_lanes(const gumbel_plan<T>& plan, gumbel_group<T>& g, const T* p, const T* u, T* t) {
+void race_lanes(const gumbel_plan<T>& plan, gumbel_group<T>& g, const T* p, const T* u,
+                T* inverse_arrivals) {
     using real = real_v<T>;
+    using index = index_v<T>;
     constexpr std::size_t L = group_size<T>;
-    const real infinity = splat<real>(std::numeric_limits<T>::infinity());
-    real best = infinity;  // locals: see window_lanes
-    index_v<T> count = g.lo;
+    real best{};  // the largest 1 / T_i so far; locals: see window_lanes
+    index count = g.lo;
     for (std::size_t i = g.window_lo; i <= g.window_hi; ++i) {
         const real p_i = load<real>(p + (i - g.first) * L);
-        const real e = exponential(load<real>(u + (i - g.window_lo) * L));
-        const real arrival = select(p_i > T(0), e / p_i, infinity);
-        store(t + (i - g.window_lo) * L, arrival);
-        const auto better = arrival < best;
-        best = select(better, arrival, best);
-        count = select(better, splat<index_v<T>>(same_size_int<T>(i)), count);
+        const real inverse = p_i / exponential(load<real>(u + (i - g.window_lo) * L));
+        store(inverse_arrivals + (i - g.window_lo) * L, inverse);
+        const auto better = best < inverse;
+        best = select(better, inverse, best);
+        count = select(better, splat<index>(same_size_int<T>(i)), count);
     }
-    g.best = best;
     g.count = count;
-    wide_v<T> mean;
-    relax_lanes(g, plan.tau(), g.best, t, mean, g.variance);
-    g.relaxed = narrow<T>(widen(g.count) + mean);
+    g.best = T(1) / best;  // T_c
+    weight_moments<T> moments(plan.tau(), count);
+    for (std::size_t i = g.window_lo; i <= g.window_hi; ++i) {
+        const real inverse = load<real>(inverse_arrivals + (i - g.window_lo) * L);
+        const auto winner = count == same_size_int<T>(i);
+        moments.add(i, select(winner, splat<real>(T(1)), g.best * inverse));
+    }
+    g.variance = moments.variance();
+    g.relaxed = narrow<T>(widen(count) + moments.mean());
 }
 
 /// Windows, uniforms and race of one group of nonzero rates. `extra_draws` further uniforms
@@ -412,33 +452,56 @@ real_v<T> zero_rate_derivatives(const gumbel_plan<T>& plan, const lane_elements<
 /// Splits `rates` into groups of `group_size<T>` nonzero and of zero rates and calls
 /// `nonzero(elements, used)` or `zero(elements, used)` for each; a last, partial group is
 /// padded with copies of its last element, which compute the same values and are not used.
+///
+/// The nonzero rates are grouped by mode (a counting sort on up to 64 buckets of modes), so
+/// that the windows of a group's lanes nearly coincide and the group iterates over few
+/// categories more than each lane needs; lanes are independent, so this changes no result.
 template <std::floating_point T, class Nonzero, class Zero>
-void for_each_lane_group(std::span<const T> rates, Nonzero&& nonzero, Zero&& zero) {
+void for_each_lane_group(std::span<const T> rates, std::size_t k, Nonzero&& nonzero,
+                         Zero&& zero) {
     constexpr std::size_t L = group_size<T>;
-    lane_elements<T> positive{}, zeros{};
-    std::size_t n_positive = 0, n_zeros = 0;
-    for (std::size_t i = 0; i < rates.size(); ++i) {
-        if (rates[i] == T(0)) {
-            zeros[n_zeros++] = static_cast<std::uint32_t>(i);
-            if (n_zeros == L) {
-                zero(zeros, n_zeros);
-                n_zeros = 0;
-            }
-        } else {
-            positive[n_positive++] = static_cast<std::uint32_t>(i);
-            if (n_positive == L) {
-                nonzero(positive, n_positive);
-                n_positive = 0;
-            }
-        }
-    }
+    constexpr std::size_t max_buckets = 64;
+    const std::size_t buckets = std::min(k + 1, max_buckets);
+    const auto bucket = [&](T rate) {
+        const std::size_t m = pmf_mode(rate, k);
+        return k < max_buckets ? m : m * buckets / (k + 1);
+    };
     auto flush = [](auto& call, lane_elements<T>& elements, std::size_t used) {
         if (used == 0) return;
         std::fill(elements.begin() + std::ptrdiff_t(used), elements.end(), elements[used - 1]);
         call(elements, used);
     };
-    flush(nonzero, positive, n_positive);
-    flush(zero, zeros, n_zeros);
+
+    std::array<std::uint32_t, max_buckets + 1> start{};
+    lane_elements<T> group{};
+    std::size_t used = 0;
+    for (std::size_t i = 0; i < rates.size(); ++i) {
+        if (rates[i] != T(0)) {
+            ++start[bucket(rates[i]) + 1];
+            continue;
+        }
+        group[used++] = static_cast<std::uint32_t>(i);
+        if (used == L) {
+            zero(group, used);
+            used = 0;
+        }
+    }
+    flush(zero, group, used);
+
+    for (std::size_t b = 0; b < buckets; ++b) start[b + 1] += start[b];
+    std::vector<std::uint32_t> order(start[buckets]);
+    for (std::size_t i = 0; i < rates.size(); ++i) {
+        if (rates[i] != T(0)) order[start[bucket(rates[i])]++] = static_cast<std::uint32_t>(i);
+    }
+    used = 0;
+    for (const std::uint32_t i : order) {
+        group[used++] = i;
+        if (used == L) {
+            nonzero(group, used);
+            used = 0;
+        }
+    }
+    flush(nonzero, group, used);
 }
 
 /// Rates of the lanes of a group.

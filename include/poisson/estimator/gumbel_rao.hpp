@@ -35,36 +35,34 @@ wide_v<T> conditional_variances(const gumbel_plan<T>& plan, const gumbel_group<T
     using real = real_v<T>;
     constexpr std::size_t L = group_size<T>;
     const T* u = work.uniforms();
-    T* t = work.arrivals();
-    // The uniform of each lane at its own row of u (a gather).
-    const auto at = [u](index row) {
-        real out;
-        for (std::size_t j = 0; j < L; ++j) out[j] = u[std::size_t(row[j]) * L + j];
+    const T* p = work.pmf();
+    const auto lane = [] {
+        index out;
+        for (std::size_t j = 0; j < L; ++j) out[j] = static_cast<I>(j);
         return out;
-    };
-    const real infinity = splat<real>(std::numeric_limits<T>::infinity());
+    }();
     wide_v<T> mass;  // sum of p_i over the window, in increasing i
     for (std::size_t i = g.window_lo; i <= g.window_hi; ++i) {
-        mass += widen(load<real>(work.pmf() + (i - g.first) * L));
+        mass += widen(load<real>(p + (i - g.first) * L));
     }
     wide_v<T> total;
     for (std::size_t d = 0; d < draws; ++d) {
         const index start = g.hi + 1 + static_cast<I>(d) * (g.hi - g.lo + 1);
         index row = start - static_cast<I>(g.window_lo);  // the lane's next uniform
-        const real tc = narrow<T>(widen(exponential(at(row))) / mass);
+        const real tc = narrow<T>(widen(exponential(gather(u, row * I(L) + lane))) / mass);
         row += 1;
+        weight_moments<T> moments(plan.tau(), g.count);
         for (std::size_t i = g.window_lo; i <= g.window_hi; ++i) {
             const auto ii = static_cast<I>(i);
             const index in = (ii >= g.lo) & (ii <= g.hi);
             const index winner = ii == g.count;
-            const real p_i = load<real>(work.pmf() + (i - g.first) * L);
-            const real redraw = tc + exponential(at(row)) / p_i;
-            store(t + (i - g.window_lo) * L, select(winner, tc, select(in, redraw, infinity)));
+            // T_c / T_i with T_i = T_c + E / p: (T_c p) / (T_c p + E), 0 where p = 0.
+            const real tc_p = tc * load<real>(p + (i - g.first) * L);
+            const real ratio = tc_p / (tc_p + exponential(gather(u, row * I(L) + lane)));
+            moments.add(i, select(winner, splat<real>(T(1)), ratio));
             row -= in & ~winner;  // masks are -1 where true
         }
-        wide_v<T> mean, variance;
-        relax_lanes(g, plan.tau(), tc, t, mean, variance);
-        total += variance;
+        total += moments.variance();
     }
     return total;
 }
@@ -124,7 +122,7 @@ public:
                 out[elements[j]] = noise_sample<T>{T(0), T(derivative[j]), T(0), T(0)};
             }
         };
-        detail::for_each_lane_group(rates, nonzero, zero);
+        detail::for_each_lane_group(rates, plan.k(), nonzero, zero);
     }
 };
 

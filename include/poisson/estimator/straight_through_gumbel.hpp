@@ -45,7 +45,7 @@ void straight_through_bulk(const gumbel_plan<T>& plan, std::span<const T> rates,
             out[elements[j]] = make(gumbel_outcome<T>{T(0), T(0), T(derivative[j])});
         }
     };
-    for_each_lane_group(rates, nonzero, zero);
+    for_each_lane_group(rates, plan.k(), nonzero, zero);
 }
 
 /// `sample()` of an estimator with a bulk path: the element runs through `sample_bulk` as a

@@ -31,6 +31,10 @@
 #include <type_traits>
 #include <utility>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 // GCC notes that passing 64-byte vectors by value would have another ABI without AVX-512;
 // these functions are inline, never called across object files built with other flags.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -106,6 +110,36 @@ V load(const lane_t<V>* p) noexcept {
 template <class V>
 void store(lane_t<V>* p, V v) noexcept {
     std::memcpy(p, &v, sizeof v);
+}
+
+/// `base[index[j]]` in each lane `j` (a gather instruction where the target has one).
+template <class T, class I>
+vec<T, lanes_of<I>> gather(const T* base, I index) noexcept {
+    using V = vec<T, lanes_of<I>>;
+    static_assert(sizeof(lane_t<I>) == sizeof(T), "indices of the size of the values");
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64 && std::same_as<T, float>) {
+        return std::bit_cast<V>(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), __mmask16(0xffff),
+                                                         std::bit_cast<__m512i>(index), base, 4));
+    } else if constexpr (sizeof(V) == 64 && std::same_as<T, double>) {
+        return std::bit_cast<V>(_mm512_mask_i64gather_pd(_mm512_setzero_pd(), __mmask8(0xff),
+                                                         std::bit_cast<__m512i>(index), base, 8));
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (sizeof(V) == 32 && std::same_as<T, float>) {
+        const __m256 all = std::bit_cast<__m256>(splat<vec<std::int32_t, 8>>(-1));
+        return std::bit_cast<V>(_mm256_mask_i32gather_ps(_mm256_setzero_ps(), base,
+                                                         std::bit_cast<__m256i>(index), all, 4));
+    } else if constexpr (sizeof(V) == 32 && std::same_as<T, double>) {
+        const __m256d all = std::bit_cast<__m256d>(splat<vec<std::int64_t, 4>>(-1));
+        return std::bit_cast<V>(_mm256_mask_i64gather_pd(_mm256_setzero_pd(), base,
+                                                         std::bit_cast<__m256i>(index), all, 8));
+    }
+#endif
+    V out;
+    for (std::size_t j = 0; j < lanes_of<I>; ++j) out[j] = base[index[j]];
+    return out;
 }
 
 /// The lanes `[Offset, Offset + N)` of `v`.
@@ -236,14 +270,40 @@ struct double_lanes {
     }
 };
 
+/// One register's worth of lanes converted to the register of doubles `D`. GCC 12 splits
+/// the 8-lane conversions of AVX-512 into 4-lane ones (prefer-vector-width=256): the
+/// intrinsics give one instruction. (Their zero-masked forms: the plain ones make GCC 12 warn
+/// of an uninitialised variable of its own, -Wmaybe-uninitialized.)
+template <class D, class V>
+D widen_part(V v) noexcept {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(D) == 64 && std::same_as<lane_t<V>, float>) {
+        return std::bit_cast<D>(_mm512_maskz_cvtps_pd(__mmask8(0xff), std::bit_cast<__m256>(v)));
+    } else if constexpr (sizeof(D) == 64 && std::same_as<lane_t<V>, std::int32_t>) {
+        return std::bit_cast<D>(
+            _mm512_maskz_cvtepi32_pd(__mmask8(0xff), std::bit_cast<__m256i>(v)));
+    }
+#endif
+    return __builtin_convertvector(v, D);
+}
+template <class H, class D>
+H narrow_part(D d) noexcept {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(D) == 64 && std::same_as<lane_t<H>, float>) {
+        return std::bit_cast<H>(_mm512_maskz_cvtpd_ps(__mmask8(0xff), std::bit_cast<__m512d>(d)));
+    }
+#endif
+    return __builtin_convertvector(d, H);
+}
+
 /// The lanes of `v` (floats, doubles or integers of their size) as doubles.
 template <class V>
 double_lanes<lanes_of<V>> widen(V v) noexcept {
     using D = double_lanes<lanes_of<V>>;
     D out;
     [&]<std::size_t... K>(std::index_sequence<K...>) {
-        ((out.part_v[K] = __builtin_convertvector((lanes_part<K * D::per_part, D::per_part>(v)),
-                                                  typename D::part)),
+        ((out.part_v[K] =
+              widen_part<typename D::part>(lanes_part<K * D::per_part, D::per_part>(v))),
          ...);
     }(std::make_index_sequence<D::parts>{});
     return out;
@@ -255,11 +315,10 @@ vec<T, N> narrow(const double_lanes<N>& d) noexcept {
     using D = double_lanes<N>;
     using half = vec<T, D::per_part>;
     if constexpr (D::parts == 1) {
-        return __builtin_convertvector(d.part_v[0], half);
+        return narrow_part<half>(d.part_v[0]);
     } else {
         static_assert(D::parts == 2, "a register of T holds at most twice as many lanes");
-        return concat(__builtin_convertvector(d.part_v[0], half),
-                      __builtin_convertvector(d.part_v[1], half));
+        return concat(narrow_part<half>(d.part_v[0]), narrow_part<half>(d.part_v[1]));
     }
 }
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 
+
 #if defined(__SSE2__)
 #include <immintrin.h>
 #endif
@@ -61,7 +62,7 @@ inline philox_word_v multiply_low_words(philox_word_v x, std::uint32_t m) noexce
 template <std::size_t L>
 struct philox_lane_block {
     static constexpr std::size_t per_register = detail::native_lanes<std::uint64_t>;
-    static constexpr std::size_t registers = (L + per_register - 1) / per_register;
+    static constexpr std::size_t registers = L / per_register;
     std::array<std::array<detail::philox_word_v, registers>, 4> x;
 };
 
@@ -110,12 +111,12 @@ public:
               T* out) const noexcept {
         using block_type = philox_lane_block<L>;
         constexpr std::size_t R = block_type::per_register;
+        static_assert(L % R == 0, "a lane group fills whole registers");
         // A block holds four floats or two doubles of the stream.
         constexpr std::size_t per_block = std::same_as<T, float> ? 4 : 2;
         block_type counter{};
-        for (std::size_t j = 0; j < block_type::registers * R; ++j) {
-            const std::size_t lane = j < L ? j : L - 1;  // spare lanes copy the last one
-            counter.x[1][j / R][j % R] = static_cast<std::uint32_t>(m_first + elements[lane]);
+        for (std::size_t j = 0; j < L; ++j) {
+            counter.x[1][j / R][j % R] = static_cast<std::uint32_t>(m_first + elements[j]);
         }
         for (auto& word : counter.x[2]) word = detail::splat<detail::philox_word_v>(m_step);
         for (auto& word : counter.x[3]) word = detail::splat<detail::philox_word_v>(m_stream);
@@ -152,8 +153,7 @@ private:
                 const auto m = std::bit_cast<vec<double, R>>((bits >> 12) | 0x4330000000000000u);
                 u = ((m - 0x1p52) * 2.0 + 1.0) * 0x1p-53;
             }
-            const std::size_t lanes = r * R + R <= L ? R : L - r * R;
-            std::memcpy(row + r * R, &u, lanes * sizeof(T));
+            std::memcpy(row + r * R, &u, sizeof u);
         }
     }
 
