@@ -462,46 +462,39 @@ void for_each_lane_group(std::span<const T> rates, std::size_t k, Nonzero&& nonz
     constexpr std::size_t L = group_size<T>;
     constexpr std::size_t max_buckets = 64;
     const std::size_t buckets = std::min(k + 1, max_buckets);
-    const auto bucket = [&](T rate) {
-        const std::size_t m = pmf_mode(rate, k);
-        return k < max_buckets ? m : m * buckets / (k + 1);
-    };
-    auto flush = [](auto& call, lane_elements<T>& elements, std::size_t used) {
-        if (used == 0) return;
-        std::fill(elements.begin() + std::ptrdiff_t(used), elements.end(), elements[used - 1]);
-        call(elements, used);
-    };
-
+    const std::size_t n = rates.size();
+    // Split zeros from the rest without branches (the two are mixed at random: a branch
+    // would be mispredicted half the time), keeping each nonzero rate's bucket.
+    std::vector<std::uint32_t> zeros(n + 1), positive(n + 1), order;
+    std::vector<std::uint8_t> bucket(n + 1);
+    std::size_t n_zeros = 0, n_positive = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const bool is_zero = rates[i] == T(0);
+        const std::size_t m = pmf_mode(rates[i], k);
+        zeros[n_zeros] = static_cast<std::uint32_t>(i);
+        positive[n_positive] = static_cast<std::uint32_t>(i);
+        bucket[n_positive] = static_cast<std::uint8_t>(k < max_buckets ? m : m * buckets / (k + 1));
+        n_zeros += is_zero;
+        n_positive += !is_zero;
+    }
+    // Counting sort of the nonzero ones by bucket.
     std::array<std::uint32_t, max_buckets + 1> start{};
-    lane_elements<T> group{};
-    std::size_t used = 0;
-    for (std::size_t i = 0; i < rates.size(); ++i) {
-        if (rates[i] != T(0)) {
-            ++start[bucket(rates[i]) + 1];
-            continue;
-        }
-        group[used++] = static_cast<std::uint32_t>(i);
-        if (used == L) {
-            zero(group, used);
-            used = 0;
-        }
-    }
-    flush(zero, group, used);
-
+    for (std::size_t i = 0; i < n_positive; ++i) ++start[bucket[i] + 1];
     for (std::size_t b = 0; b < buckets; ++b) start[b + 1] += start[b];
-    std::vector<std::uint32_t> order(start[buckets]);
-    for (std::size_t i = 0; i < rates.size(); ++i) {
-        if (rates[i] != T(0)) order[start[bucket(rates[i])]++] = static_cast<std::uint32_t>(i);
-    }
-    used = 0;
-    for (const std::uint32_t i : order) {
-        group[used++] = i;
-        if (used == L) {
-            nonzero(group, used);
-            used = 0;
+    order.resize(n_positive);
+    for (std::size_t i = 0; i < n_positive; ++i) order[start[bucket[i]]++] = positive[i];
+
+    const auto run = [](auto& call, const std::uint32_t* elements, std::size_t count) {
+        lane_elements<T> group;
+        for (std::size_t first = 0; first < count; first += L) {
+            const std::size_t used = std::min(group_size<T>, count - first);
+            std::copy(elements + first, elements + first + used, group.begin());
+            std::fill(group.begin() + std::ptrdiff_t(used), group.end(), group[used - 1]);
+            call(group, used);
         }
-    }
-    flush(nonzero, group, used);
+    };
+    run(zero, zeros.data(), n_zeros);
+    run(nonzero, order.data(), n_positive);
 }
 
 /// Rates of the lanes of a group.
