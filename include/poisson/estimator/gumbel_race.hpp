@@ -124,7 +124,21 @@ public:
             }
             fill_log_factorials(lo, hi);
         }
+        for (std::size_t m = first_mode; m <= last_mode; ++m) {
+            const category_window b = bounds(m);
+            m_mode_table.lo.push_back(double(b.lo));
+            m_mode_table.hi.push_back(double(b.hi));
+            m_mode_table.log_start.push_back(log_factorial(b.lo) - log_factorial(m));
+        }
     }
+
+    /// Per mode `m` (from the first mode on), as doubles to be gathered by lanes: the bounds
+    /// and `log lo! - log m!`.
+    struct mode_table {
+        std::vector<double> lo, hi, log_start;
+    };
+    const mode_table& modes() const noexcept { return m_mode_table; }
+    std::size_t first_mode() const noexcept { return m_first_mode; }
 
     /// The tables one element of rate `rate` needs.
     static gumbel_plan for_rate(std::size_t k, T tau, T rate) {
@@ -210,6 +224,7 @@ private:
     std::vector<double> m_log_factorial;
     std::vector<double> m_inverse;
     std::vector<category_window> m_bounds;
+    mode_table m_mode_table;
 };
 
 /// Row-major buffers of a lane group (row = category or stream position, column = lane),
@@ -262,17 +277,37 @@ V exponential(V u) noexcept {
     return -simd_log_normal(select(u < smallest, splat<V>(smallest), u));
 }
 
-/// Smallest and largest lane.
+/// Smallest and largest lane, by halving the vector (a log2 of the lanes' steps).
 template <class V>
 lane_t<V> lane_min(V v) noexcept {
-    lane_t<V> m = v[0];
-    for (std::size_t j = 1; j < lanes_of<V>; ++j) m = std::min(m, lane_t<V>(v[j]));
-    return m;
+    if constexpr (lanes_of<V> == 1) {
+        return v[0];
+    } else {
+        constexpr std::size_t half = lanes_of<V> / 2;
+        const auto a = lanes_part<0, half>(v), b = lanes_part<half, half>(v);
+        return lane_min(select(a < b, a, b));
+    }
 }
 template <class V>
 lane_t<V> lane_max(V v) noexcept {
-    lane_t<V> m = v[0];
-    for (std::size_t j = 1; j < lanes_of<V>; ++j) m = std::max(m, lane_t<V>(v[j]));
+    if constexpr (lanes_of<V> == 1) {
+        return v[0];
+    } else {
+        constexpr std::size_t half = lanes_of<V> / 2;
+        const auto a = lanes_part<0, half>(v), b = lanes_part<half, half>(v);
+        return lane_max(select(a < b, b, a));
+    }
+}
+template <std::size_t N>
+double lane_min(const double_lanes<N>& d) noexcept {
+    double m = lane_min(d.part_v[0]);
+    for (std::size_t k = 1; k < double_lanes<N>::parts; ++k) m = std::min(m, lane_min(d.part_v[k]));
+    return m;
+}
+template <std::size_t N>
+double lane_max(const double_lanes<N>& d) noexcept {
+    double m = lane_max(d.part_v[0]);
+    for (std::size_t k = 1; k < double_lanes<N>::parts; ++k) m = std::max(m, lane_max(d.part_v[k]));
     return m;
 }
 
@@ -295,28 +330,24 @@ V exp_in_range(V x) noexcept {
 template <std::floating_point T>
 void window_lanes(const gumbel_plan<T>& plan, gumbel_group<T>& g, T* p) {
     using wide = wide_v<T>;
-    wide bound_lo, bound_hi, rate, mode, log_start_factorial, log_floor;
-    g.first = plan.k();
-    std::size_t last = 0;
-    for (std::size_t j = 0; j < group_size<T>; ++j) {
-        const std::size_t m = pmf_mode(T(g.rate[j]), plan.k());
-        const category_window bounds = plan.bounds(m);
-        g.first = std::min(g.first, bounds.lo);
-        last = std::max(last, bounds.hi);
-        bound_lo.set(j, static_cast<double>(bounds.lo));
-        bound_hi.set(j, static_cast<double>(bounds.hi));
-        rate.set(j, static_cast<double>(g.rate[j]));
-        mode.set(j, static_cast<double>(m));
-        log_start_factorial.set(j, plan.log_factorial(bounds.lo) - plan.log_factorial(m));
-    }
+    using I = same_size_int<T>;
+    // mode = min(floor(rate), k), then the per-mode tables, gathered.
+    const real_v<T> capped = select(g.rate < T(plan.k()), g.rate, splat<real_v<T>>(T(plan.k())));
+    const index_v<T> mode = convert<I>(capped);
+    const index_v<T> row = mode - static_cast<I>(plan.first_mode());
+    const auto& modes = plan.modes();
+    const wide bound_lo = gather_wide(modes.lo.data(), row);
+    const wide bound_hi = gather_wide(modes.hi.data(), row);
+    const wide rate = widen(g.rate);
     const wide log_rate = rate.map([](auto v) { return simd_log_normal(v); });
-    for (std::size_t j = 0; j < group_size<T>; ++j) {
-        log_floor.set(j, -plan.width() + std::min(0.0, log_rate[j]));
-    }
     const auto exp = [](auto v) { return exp_in_range(v); };
-    // log p_lo = (lo - m) log rate - (log lo! - log m!)
-    const wide start = ((bound_lo - mode) * log_rate - log_start_factorial).map(exp);
-    const wide floor = log_floor.map(exp);
+    // p_lo = e^((lo - m) log rate - (log lo! - log m!)); the floor e^(-width) min(1, rate).
+    const wide log_start =
+        (bound_lo - widen(mode)) * log_rate - gather_wide(modes.log_start.data(), row);
+    const wide start = log_start.map(exp);
+    const wide floor = (select(log_rate < wide(0.0), log_rate, wide{}) - plan.width()).map(exp);
+    g.first = static_cast<std::size_t>(lane_min(bound_lo));
+    const auto last = static_cast<std::size_t>(lane_max(bound_hi));
     // q is 0 below the lower bound (0 times anything) and above the upper one.
     wide q, hi(-1.0), size;  // the window's end and size, as doubles (integers, exactly)
     for (std::size_t i = g.first; i <= last; ++i) {
@@ -331,12 +362,10 @@ void window_lanes(const gumbel_plan<T>& plan, gumbel_group<T>& g, T* p) {
         size = size + select(in, wide(1.0), wide{});
     }
     // The window is contiguous (p_i decreases away from the mode), so it starts at hi - size + 1.
-    for (std::size_t j = 0; j < group_size<T>; ++j) {
-        g.lo[j] = static_cast<same_size_int<T>>(hi[j] - size[j] + 1.0);
-        g.hi[j] = static_cast<same_size_int<T>>(hi[j]);
-    }
-    g.window_lo = std::size_t(lane_min(g.lo));
-    g.window_hi = std::size_t(lane_max(g.hi));
+    g.lo = narrow<I>(hi - size + 1.0);
+    g.hi = narrow<I>(hi);
+    g.window_lo = static_cast<std::size_t>(lane_min(g.lo));
+    g.window_hi = static_cast<std::size_t>(lane_max(g.hi));
 }
 
 /// @brief Running moments of the softmax weights `y_i ~ (T_c / T_i)^(1/tau)` of a group,

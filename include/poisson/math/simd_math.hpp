@@ -142,6 +142,27 @@ vec<T, lanes_of<I>> gather(const T* base, I index) noexcept {
     return out;
 }
 
+/// A register of doubles `D` gathered with 32-bit indices.
+template <class D, class I>
+D gather_part(const double* base, I index) noexcept {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(D) == 64) {
+        return std::bit_cast<D>(_mm512_mask_i32gather_pd(_mm512_setzero_pd(), __mmask8(0xff),
+                                                         std::bit_cast<__m256i>(index), base, 8));
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (sizeof(D) == 32) {
+        const __m256d all = std::bit_cast<__m256d>(splat<vec<std::int64_t, 4>>(-1));
+        return std::bit_cast<D>(_mm256_mask_i32gather_pd(_mm256_setzero_pd(), base,
+                                                         std::bit_cast<__m128i>(index), all, 8));
+    }
+#endif
+    D out;
+    for (std::size_t j = 0; j < lanes_of<D>; ++j) out[j] = base[index[j]];
+    return out;
+}
+
 /// The lanes `[Offset, Offset + N)` of `v`.
 template <std::size_t Offset, std::size_t N, class V>
 vec<lane_t<V>, N> lanes_part(V v) noexcept {
@@ -307,6 +328,25 @@ double_lanes<lanes_of<V>> widen(V v) noexcept {
          ...);
     }(std::make_index_sequence<D::parts>{});
     return out;
+}
+
+/// `base[index[j]]` in each lane `j`, as doubles: for lanes of floats, indices of 32 bits.
+template <class I>
+double_lanes<lanes_of<I>> gather_wide(const double* base, I index) noexcept {
+    using D = double_lanes<lanes_of<I>>;
+    if constexpr (sizeof(lane_t<I>) == 8) {
+        D out;
+        out.part_v[0] = gather(base, index);
+        return out;
+    } else {
+        D out;
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            ((out.part_v[K] = gather_part<typename D::part>(
+                  base, lanes_part<K * D::per_part, D::per_part>(index))),
+             ...);
+        }(std::make_index_sequence<D::parts>{});
+        return out;
+    }
 }
 
 /// The lanes of `d` as `T` (rounded to nearest).
