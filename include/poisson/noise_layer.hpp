@@ -4,6 +4,7 @@
 /// @brief The Poisson noise layer: activations in, Poisson samples out.
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
@@ -12,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
@@ -298,23 +300,25 @@ private:
 
     rate_scan scan_rates(const T* rates, std::size_t n) const {
         rate_scan scan;
-        T max_rate = 0;
+        using bits_type = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
+        bits_type max_bits = 0;
         std::size_t zeros = 0;
         std::size_t invalid = 0;
         const auto count = static_cast<std::ptrdiff_t>(n);
         // Without branches, so that it vectorises: "finite and >= 0" as two comparisons that
-        // NaN fails, and counts instead of a logical and.
-#pragma omp parallel for simd reduction(max : max_rate) reduction(+ : zeros, invalid)
+        // NaN fails, counts instead of a logical and, and the largest rate as the largest
+        // bit pattern (the bits of floats >= 0 are in their order; other values are refused).
+#pragma omp parallel for simd reduction(max : max_bits) reduction(+ : zeros, invalid)
         for (std::ptrdiff_t i = 0; i < count; ++i) {
             const T r = rates[i];
             invalid += !((r >= T(0)) & (r <= std::numeric_limits<T>::max()));
-            max_rate = max_rate < r ? r : max_rate;
+            max_bits = std::max(max_bits, std::bit_cast<bits_type>(r));
             zeros += r == T(0);
         }
         if (invalid > 0) {
             report_first_invalid(rates, n);
         }
-        scan.max_rate = max_rate;
+        scan.max_rate = std::bit_cast<T>(max_bits);
         scan.zeros = zeros;
         return scan;
     }

@@ -70,7 +70,8 @@ TEST_CASE("philox4x32_lanes: every lane equals philox4x32 of its counter") {
         for (std::size_t j = 0; j < L; ++j) {
             const philox_counter expected = (philox4x32)(counters[j], key);
             for (std::size_t w = 0; w < 4; ++w) {
-                CHECK(block.x[w][j / R][j % R] == expected[w]);
+                const std::uint64_t word = block.x[w][j / R][j % R];
+                CHECK(word == expected[w]);
             }
         }
     }
@@ -84,7 +85,8 @@ TEST_CASE_TEMPLATE("philox_lanes: draw gives each lane's philox_stream uniforms"
     const philox_lanes lanes_of_rng(rng, 9, first);
     const std::pair<std::size_t, std::size_t> ranges[] = {{0, 24}, {0, 1},  {3, 10}, {4, 8},
                                                           {5, 5},  {1, 2},  {7, 130}};
-    for (const auto& [begin, end] : ranges) {
+    for (const auto& range : ranges) {
+        const std::size_t begin = range.first, end = range.second;
         CAPTURE(begin);
         CAPTURE(end);
         std::vector<T> rows((end - begin) * lanes<T>);
