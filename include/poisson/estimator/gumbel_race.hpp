@@ -43,6 +43,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -96,6 +97,27 @@ std::size_t pmf_mode(T rate, std::size_t k) {
     return rate >= static_cast<T>(k) ? k : static_cast<std::size_t>(rate);
 }
 
+/// `log(i!)` and `1 / i` (0 for `i = 0`) for `i < shared_table_size`, computed once for the
+/// program (a function-local static: initialised once, safely, whichever thread comes first)
+/// and shared by every plan, so that a single element's plan costs no table.
+inline constexpr std::size_t shared_table_size = 4097;
+
+struct factorial_tables {
+    std::vector<double> log_factorial, inverse;
+};
+
+inline const factorial_tables& shared_factorial_tables() {
+    static const factorial_tables tables = [] {
+        factorial_tables t;
+        for (std::size_t i = 0; i < shared_table_size; ++i) {
+            t.log_factorial.push_back(detail::log_factorial(i));
+            t.inverse.push_back(i == 0 ? 0.0 : 1.0 / double(i));
+        }
+        return t;
+    }();
+    return tables;
+}
+
 /// @brief What the kernel needs for one pass: `k`, `tau`, `log i!` and, for each mode `m`,
 /// bounds that contain the window of every rate whose mode is `m`.
 ///
@@ -104,44 +126,41 @@ std::size_t pmf_mode(T rate, std::size_t k) {
 /// `Var_y / (tau rate)`, to which it contributes a term of order 1). For `i > m`, `log p_i`
 /// grows with the rate, so the window of any rate in `[m, m + 1)` ends at or before that of
 /// `m + 1`; for `i < m` it shrinks with the rate, so the window starts at or after that of
-/// `m`. The bounds are those, widened by one category against rounding.
+/// `m`. The bounds are those, widened by one category against rounding. A plan holds every
+/// value as a function of `i`, `m`, `k` and `tau` alone, so that the whole pass's plan and a
+/// single element's give the same numbers.
 template <std::floating_point T>
 class gumbel_plan {
 public:
-    /// Tables for the modes `first_mode..last_mode`.
+    /// Tables for the modes `first_mode..last_mode` (none if `last_mode < first_mode`: a
+    /// plan for rates 0 only).
     gumbel_plan(std::size_t k, T tau, std::size_t first_mode, std::size_t last_mode)
         : m_k(k), m_tau(tau), m_width(window_width(tau)), m_first_mode(first_mode) {
-        const bool whole = first_mode == 0 && last_mode == k;
-        if (whole) fill_log_factorials(0, k);  // the searches below then read the table
-        for (std::size_t m = first_mode; m <= last_mode; ++m) {
+        std::size_t lo = k, hi = 0;
+        for (std::size_t m = first_mode; m <= last_mode && m <= k; ++m) {
             m_bounds.push_back({lower_bound(m), upper_bound(m)});
+            lo = std::min(lo, m_bounds.back().lo);
+            hi = std::max(hi, m_bounds.back().hi);
         }
-        if (!whole) {
-            std::size_t lo = k, hi = 0;
-            for (const auto& b : m_bounds) {
-                lo = std::min(lo, b.lo);
-                hi = std::max(hi, b.hi);
-            }
-            fill_log_factorials(lo, hi);
+        m_span = m_bounds.empty() ? 1 : hi - lo + 1;
+        // log(i!) beyond the shared table, over the categories the modes' bounds reach.
+        m_own_first = std::max(lo, shared_table_size);
+        for (std::size_t i = m_own_first; !m_bounds.empty() && i <= hi; ++i) {
+            m_own_log_factorial.push_back(detail::log_factorial(i));
         }
-        for (std::size_t m = first_mode; m <= last_mode; ++m) {
+        for (std::size_t m = first_mode; m < first_mode + m_bounds.size(); ++m) {
             const category_window b = bounds(m);
-            m_mode_table.lo.push_back(double(b.lo));
-            m_mode_table.hi.push_back(double(b.hi));
-            m_mode_table.log_start.push_back(log_factorial(b.lo) - log_factorial(m));
+            m_modes.insert(m_modes.end(),
+                           {double(b.lo), double(b.hi), log_factorial(b.lo) - log_factorial(m)});
         }
     }
 
-    /// Per mode `m` (from the first mode on), as doubles to be gathered by lanes: the bounds
-    /// and `log lo! - log m!`.
-    struct mode_table {
-        std::vector<double> lo, hi, log_start;
-    };
-    const mode_table& modes() const noexcept { return m_mode_table; }
-    std::size_t first_mode() const noexcept { return m_first_mode; }
+    /// A plan for rates 0 only.
+    gumbel_plan(std::size_t k, T tau) : gumbel_plan(k, tau, 1, 0) {}
 
     /// The tables one element of rate `rate` needs.
     static gumbel_plan for_rate(std::size_t k, T tau, T rate) {
+        if (rate == T(0)) return gumbel_plan(k, tau);
         const std::size_t m = pmf_mode(rate, k);
         return gumbel_plan(k, tau, m, m);
     }
@@ -153,33 +172,36 @@ public:
     T tau() const noexcept { return m_tau; }
     double width() const noexcept { return m_width; }
     /// Most categories a group's bounds can span.
-    std::size_t max_span() const noexcept { return m_log_factorial.size(); }
+    std::size_t max_span() const noexcept { return m_span; }
 
-    double log_factorial(std::size_t i) const noexcept { return m_log_factorial[i - m_first]; }
+    double log_factorial(std::size_t i) const noexcept {
+        return i < shared_table_size ? shared_factorial_tables().log_factorial[i]
+                                     : m_own_log_factorial[i - m_own_first];
+    }
     /// `1 / i`, and 0 for `i = 0`.
-    double inverse(std::size_t i) const noexcept { return m_inverse[i - m_first]; }
+    double inverse(std::size_t i) const noexcept {
+        return i < shared_table_size ? shared_factorial_tables().inverse[i] : 1.0 / double(i);
+    }
     category_window bounds(std::size_t mode) const noexcept {
         return m_bounds[mode - m_first_mode];
     }
 
-private:
-    void fill_log_factorials(std::size_t first, std::size_t last) {
-        m_first = first;
-        m_log_factorial.clear();
-        m_inverse.clear();
-        for (std::size_t i = first; i <= last; ++i) {
-            m_log_factorial.push_back(detail::log_factorial(i));
-            m_inverse.push_back(i == 0 ? 0.0 : 1.0 / double(i));
-        }
-    }
+    /// Per mode, from the first one on, three doubles for lanes to gather: the bounds `lo`
+    /// and `hi` and `log lo! - log m!`.
+    const double* modes() const noexcept { return m_modes.data(); }
+    std::size_t first_mode() const noexcept { return m_first_mode; }
 
-    double table_or_direct(std::size_t i) const {
-        return m_log_factorial.empty() ? detail::log_factorial(i) : log_factorial(i);
+private:
+    // log(i!), from the tables where they reach (the bounds are searched before the own table
+    // exists) and directly beyond: the same values either way.
+    double any_log_factorial(std::size_t i) const {
+        return i < shared_table_size ? shared_factorial_tables().log_factorial[i]
+                                     : detail::log_factorial(i);
     }
 
     // Whether category i is kept at rate r when the mode is m (r >= 1 here: no floor term).
     bool kept(std::size_t i, std::size_t m, double log_r) const {
-        const double log_factorials = table_or_direct(i) - table_or_direct(m);
+        const double log_factorials = any_log_factorial(i) - any_log_factorial(m);
         return (double(i) - double(m)) * log_r - log_factorials >= -m_width;
     }
 
@@ -220,11 +242,11 @@ private:
     T m_tau;
     double m_width;
     std::size_t m_first_mode;
-    std::size_t m_first = 0;
-    std::vector<double> m_log_factorial;
-    std::vector<double> m_inverse;
+    std::size_t m_span = 1;
+    std::size_t m_own_first = shared_table_size;
+    std::vector<double> m_own_log_factorial;
     std::vector<category_window> m_bounds;
-    mode_table m_mode_table;
+    std::vector<double> m_modes;
 };
 
 /// Row-major buffers of a lane group (row = category or stream position, column = lane),
@@ -235,12 +257,13 @@ public:
     /// Room for the pmf and arrival rows and for `draws` conditional redraws per category.
     gumbel_workspace(const gumbel_plan<T>& plan, std::size_t draws)
         : m_span(plan.max_span())
-        , m_uniform_rows(m_span * (draws + 1) + 1)  // + 1: a row lanes that are done may read
-        , m_buffer((2 * m_span + m_uniform_rows) * group_size<T> + group_size<T>) {
-        // Rows start on a register's alignment: a row stored across two cache lines costs
-        // several times an aligned one.
-        const auto address = reinterpret_cast<std::uintptr_t>(m_buffer.data());
-        m_rows = m_buffer.data() + (simd_bytes - address % simd_bytes) % simd_bytes / sizeof(T);
+        // + 1: a row lanes that are done may read; rates 0 draw two uniforms per draw.
+        , m_uniform_rows(std::max(m_span * (draws + 1) + 1, 2 * draws + 2))
+        , m_buffer(new T[(2 * m_span + m_uniform_rows) * group_size<T> + group_size<T>]) {
+        // Not initialised: every row is written before it is read. Rows start on a register's
+        // alignment: a row stored across two cache lines costs several times an aligned one.
+        const auto address = reinterpret_cast<std::uintptr_t>(m_buffer.get());
+        m_rows = m_buffer.get() + (simd_bytes - address % simd_bytes) % simd_bytes / sizeof(T);
     }
 
     T* pmf() noexcept { return m_rows; }
@@ -251,7 +274,7 @@ public:
 private:
     std::size_t m_span;
     std::size_t m_uniform_rows;
-    std::vector<T> m_buffer;
+    std::unique_ptr<T[]> m_buffer;
     T* m_rows;
 };
 
@@ -334,16 +357,16 @@ void window_lanes(const gumbel_plan<T>& plan, gumbel_group<T>& g, T* p) {
     // mode = min(floor(rate), k), then the per-mode tables, gathered.
     const real_v<T> capped = select(g.rate < T(plan.k()), g.rate, splat<real_v<T>>(T(plan.k())));
     const index_v<T> mode = convert<I>(capped);
-    const index_v<T> row = mode - static_cast<I>(plan.first_mode());
-    const auto& modes = plan.modes();
-    const wide bound_lo = gather_wide(modes.lo.data(), row);
-    const wide bound_hi = gather_wide(modes.hi.data(), row);
+    const index_v<T> row = (mode - static_cast<I>(plan.first_mode())) * I(3);
+    const double* modes = plan.modes();
+    const wide bound_lo = gather_wide(modes, row);
+    const wide bound_hi = gather_wide(modes + 1, row);
     const wide rate = widen(g.rate);
     const wide log_rate = rate.map([](auto v) { return simd_log_normal(v); });
     const auto exp = [](auto v) { return exp_in_range(v); };
     // p_lo = e^((lo - m) log rate - (log lo! - log m!)); the floor e^(-width) min(1, rate).
     const wide log_start =
-        (bound_lo - widen(mode)) * log_rate - gather_wide(modes.log_start.data(), row);
+        (bound_lo - widen(mode)) * log_rate - gather_wide(modes + 2, row);
     const wide start = log_start.map(exp);
     const wide floor = (select(log_rate < wide(0.0), log_rate, wide{}) - plan.width()).map(exp);
     g.first = static_cast<std::size_t>(lane_min(bound_lo));
@@ -492,6 +515,11 @@ void for_each_lane_group(std::span<const T> rates, std::size_t k, Nonzero&& nonz
     constexpr std::size_t max_buckets = 64;
     const std::size_t buckets = std::min(k + 1, max_buckets);
     const std::size_t n = rates.size();
+    if (n == 1) {  // sample(): one element, as a group of copies of itself, nothing to sort
+        lane_elements<T> group{};
+        rates[0] == T(0) ? zero(group, 1) : nonzero(group, 1);
+        return;
+    }
     // Split zeros from the rest without branches (the two are mixed at random: a branch
     // would be mispredicted half the time), keeping each nonzero rate's bucket.
     std::vector<std::uint32_t> zeros(n + 1), positive(n + 1), order;
