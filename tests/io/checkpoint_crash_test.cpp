@@ -59,7 +59,7 @@ std::size_t count_temp_files(const fs::path& folder) {
 }  // namespace
 
 TEST_CASE("checkpoint: a save killed at any moment leaves the previous or the new version") {
-    const fs::path folder = fs::current_path() / "checkpoint_crash_scratch";
+    const fs::path folder = fs::path(POISSON_TEST_SCRATCH) / "crash";
     fs::remove_all(folder);
     fs::create_directories(folder);
     const fs::path path = folder / "state.ckpt";

@@ -19,9 +19,9 @@ namespace {
 namespace fs = std::filesystem;
 using poisson::io::checkpoint;
 
-/// A fresh, empty folder for one test case, under the build tree.
+/// A fresh, empty folder for one test case, under the build tree (path from CMake).
 fs::path scratch_folder(const std::string& name) {
-    const fs::path folder = fs::current_path() / "checkpoint_test_scratch" / name;
+    const fs::path folder = fs::path(POISSON_TEST_SCRATCH) / name;
     fs::remove_all(folder);
     fs::create_directories(folder);
     return folder;
