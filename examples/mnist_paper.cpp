@@ -18,6 +18,7 @@
 
 #include <omp.h>
 
+#include "common/blas_core.hpp"
 #include "common/files.hpp"
 #include "paper/models.hpp"
 #include "paper/settings.hpp"
@@ -220,6 +221,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    examples::use_fast_blas_kernels(argv);
     try {
         return run(argc, argv);
     } catch (const std::exception& error) {

@@ -130,13 +130,13 @@ inline void initialise_parameters(auto& net, init_kind init, std::uint64_t seed)
                                nn::tensor<real>&) {
         const bool bias = name.ends_with("bias");
         if (bias) {
-            nn::constant(value, init == init_kind::tutorial ? 0.1 : 0.0);
+            nn::init::constant(value, init == init_kind::tutorial ? 0.1 : 0.0);
         } else if (init == init_kind::tutorial) {
-            nn::truncated_normal(value, engine, 0.1);
+            nn::init::truncated_normal(value, engine, 0.1);
         } else if (init == init_kind::he) {
-            nn::he_normal(value, engine);
+            nn::init::he_normal(value, engine);
         } else {
-            nn::glorot_uniform(value, engine);
+            nn::init::glorot_uniform(value, engine);
         }
     });
 }
