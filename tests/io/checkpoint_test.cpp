@@ -10,9 +10,12 @@
 #include <fstream>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
+
+#include "poisson/nn/layer.hpp"
 
 namespace {
 
@@ -79,6 +82,9 @@ checkpoint small_checkpoint() {
 }
 
 }  // namespace
+
+// Layers hold nn::tensor<T>; get_into must accept it as the xt::xarray<T> it is.
+static_assert(std::is_same_v<poisson::nn::tensor<float>, xt::xarray<float>>);
 
 TEST_CASE("checkpoint: every element type survives a save and load bit for bit") {
     const fs::path file = scratch_folder("round_trip") / "all.ckpt";

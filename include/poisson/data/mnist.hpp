@@ -20,9 +20,9 @@ namespace poisson::data {
 
 /// @brief The three sets `load_mnist` returns.
 struct mnist_splits {
-    dataset train;
-    dataset validation;
-    dataset test;
+    dataset train;       ///< the first training images
+    dataset validation;  ///< the training images after `train`
+    dataset test;        ///< the t10k images, or the last tenth of the training file
 };
 
 /// @brief Options of `load_mnist`.

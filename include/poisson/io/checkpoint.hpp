@@ -119,6 +119,9 @@ void append_le(std::vector<std::byte>& out, U value) {
 template <checkpoint_element T>
 std::vector<std::byte> encode_elements(const T* values, std::size_t count) {
     std::vector<std::byte> bytes(count * sizeof(T));
+    if (count == 0) {
+        return bytes;  // memcpy with a null pointer is undefined even for 0 bytes
+    }
     if constexpr (std::endian::native == std::endian::little) {
         std::memcpy(bytes.data(), values, bytes.size());
     } else {
@@ -132,6 +135,9 @@ std::vector<std::byte> encode_elements(const T* values, std::size_t count) {
 template <checkpoint_element T>
 void decode_elements(std::span<const std::byte> bytes, T* values) {
     const std::size_t count = bytes.size() / sizeof(T);
+    if (count == 0) {
+        return;
+    }
     if constexpr (std::endian::native == std::endian::little) {
         std::memcpy(values, bytes.data(), bytes.size());
     } else {
