@@ -21,6 +21,7 @@
 #include "poisson/io/checkpoint.hpp"
 #include "poisson/nn/softmax_cross_entropy.hpp"
 #include "poisson/nn/sgd_momentum.hpp"
+#include "poisson/nn/training_state.hpp"
 
 namespace paper {
 
@@ -121,17 +122,7 @@ void save_checkpoint(const std::filesystem::path& path, Net& net,
     out.put_text("run/identity", identity);
     out.put_u64("run/step", step);
     out.put_text("run/curve", curve.csv());
-    net.for_each_parameter([&](std::string_view name, auto& value, auto&) {
-        out.put("param/" + std::string(name), value);
-    });
-    optimizer.for_each_state([&](std::string_view name, auto& velocity) {
-        out.put("velocity/" + std::string(name), velocity);
-    });
-    net.for_each_layer([&](std::size_t index, auto& layer) {
-        if constexpr (poisson::nn::has_state<std::remove_cvref_t<decltype(layer)>>) {
-            layer.save_state(out, "state/" + std::to_string(index) + "/");
-        }
-    });
+    poisson::nn::save_training_state(out, net, optimizer);
     out.save(path);
 }
 
@@ -147,18 +138,7 @@ std::uint64_t load_checkpoint(const std::filesystem::path& path, Net& net,
                                         " was saved by another run:\n  saved: " + saved +
                                         "\n  now:   " + identity);
     }
-    net.for_each_parameter([&](std::string_view name, auto& value, auto&) {
-        in.get_into("param/" + std::string(name), value);
-    });
-    optimizer.init_state(net);
-    optimizer.for_each_state([&](std::string_view name, auto& velocity) {
-        in.get_into("velocity/" + std::string(name), velocity);
-    });
-    net.for_each_layer([&](std::size_t index, auto& layer) {
-        if constexpr (poisson::nn::has_state<std::remove_cvref_t<decltype(layer)>>) {
-            layer.load_state(in, "state/" + std::to_string(index) + "/");
-        }
-    });
+    poisson::nn::load_training_state(in, net, optimizer);
     curve.restore(in.get_text("run/curve"));
     return in.get_u64("run/step");
 }

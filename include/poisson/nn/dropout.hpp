@@ -7,9 +7,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "poisson/errors.hpp"
+#include "poisson/io/checkpoint.hpp"
 #include "poisson/nn/detail/shape.hpp"
 #include "poisson/nn/layer.hpp"
 #include "poisson/random/concepts.hpp"
@@ -84,6 +86,19 @@ public:
 
     /// @brief The drop probability `p`.
     T probability() const noexcept { return m_probability; }
+
+    /// @brief Stores the step counter and the RNG position under `prefix`, so a resumed run
+    /// draws the masks an uninterrupted run would have drawn.
+    void save_state(io::checkpoint& out, std::string_view prefix) const {
+        out.put_u64(std::string(prefix) + "step", m_step);
+        out.put_text(std::string(prefix) + "rng", m_rng.state());
+    }
+
+    /// @brief Restores what `save_state` stored.
+    void load_state(const io::checkpoint& in, std::string_view prefix) {
+        m_step = in.get_u64(std::string(prefix) + "step");
+        m_rng.restore(in.get_text(std::string(prefix) + "rng"));
+    }
 
     /// @brief The step the next training forward will use in its stream keys.
     std::uint64_t step() const noexcept { return m_step; }

@@ -1,0 +1,56 @@
+#pragma once
+
+/// @file
+/// @brief Everything a training run needs to continue exactly: parameters, optimizer state
+/// and the state of random layers, in one checkpoint.
+
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "poisson/io/checkpoint.hpp"
+#include "poisson/nn/layer.hpp"
+
+namespace poisson::nn {
+
+/// @brief Stores `net`'s parameters (`param/<name>`), `optimizer`'s per-parameter state
+/// (`velocity/<name>`) and the state of every layer that has one (`state/<index>/...`: step
+/// counters and random-stream positions of noise and dropout layers).
+///
+/// A run restored with `load_training_state` and continued draws the same batches of noise
+/// and takes the same steps as a run that was never interrupted, bit for bit.
+template <class Net, class Optimizer>
+void save_training_state(io::checkpoint& out, Net& net, Optimizer& optimizer) {
+    net.for_each_parameter([&](std::string_view name, auto& value, auto&) {
+        out.put("param/" + std::string(name), value);
+    });
+    optimizer.for_each_state([&](std::string_view name, auto& state) {
+        out.put("velocity/" + std::string(name), state);
+    });
+    net.for_each_layer([&](std::size_t index, auto& layer) {
+        if constexpr (has_state<std::remove_cvref_t<decltype(layer)>>) {
+            layer.save_state(out, "state/" + std::to_string(index) + "/");
+        }
+    });
+}
+
+/// @brief Restores what `save_training_state` stored into a network of the same type.
+/// @throws io_error for a missing record, invalid_argument for a record whose shape differs
+/// from the network's (a checkpoint of another model).
+template <class Net, class Optimizer>
+void load_training_state(const io::checkpoint& in, Net& net, Optimizer& optimizer) {
+    net.for_each_parameter([&](std::string_view name, auto& value, auto&) {
+        in.get_into("param/" + std::string(name), value);
+    });
+    optimizer.init_state(net);
+    optimizer.for_each_state([&](std::string_view name, auto& state) {
+        in.get_into("velocity/" + std::string(name), state);
+    });
+    net.for_each_layer([&](std::size_t index, auto& layer) {
+        if constexpr (has_state<std::remove_cvref_t<decltype(layer)>>) {
+            layer.load_state(in, "state/" + std::to_string(index) + "/");
+        }
+    });
+}
+
+}  // namespace poisson::nn
