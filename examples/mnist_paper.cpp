@@ -46,7 +46,8 @@ Trains the report's networks on MNIST and prints their accuracy beside its Table
   --momentum X       gamma (default 0.9)
   --batch N          images per step (default 100)
   --seed N           seeds weights, batches, dropout and noise (default 1)
-  --init NAME        tutorial (truncated normal 0.1, biases 0.1; default), he or glorot
+  --init NAME        tutorial (truncated normal 0.1, biases 0.1), he or glorot
+                     (default: he for quick, tutorial for paper)
   --tau X            temperature of the Gumbel noise at step 0 (default 1)
   --tau-min X        floor of the annealed temperature (default: --tau, no annealing)
   --anneal-rate R    tau = max(tau_min, tau exp(-R t)) (default 0)
@@ -147,7 +148,7 @@ void use_threads(int threads) {
 std::string settings_json(const run_settings& s) {
     std::ostringstream out;
     out << "{\"preset\": \"" << s.preset << "\", \"data\": \"" << s.data.string()
-        << "\", \"steps\": " << s.steps << ", \"learning_rate\": " << s.learning_rate
+        << "\", \"steps\": " << *s.steps << ", \"learning_rate\": " << *s.learning_rate
         << ", \"momentum\": " << s.momentum << ", \"batch\": " << s.batch
         << ", \"seed\": " << s.seed << ", \"tau\": " << s.noise.tau0
         << ", \"tau_min\": " << s.noise.tau_min << ", \"anneal_rate\": " << s.noise.anneal_rate
@@ -203,12 +204,12 @@ int run(int argc, char** argv) {
     std::printf("mnist_paper: %zu training, %zu validation, %zu test images from %s\n",
                 sizes.train, sizes.validation, sizes.test, s.data.c_str());
     std::printf("mnist_paper: preset %s, %llu steps of %zu, lr %g, momentum %g, %d threads\n",
-                s.preset.c_str(), static_cast<unsigned long long>(s.steps), s.batch,
-                s.learning_rate, s.momentum, omp_get_max_threads());
+                s.preset.c_str(), static_cast<unsigned long long>(*s.steps), s.batch,
+                *s.learning_rate, s.momentum, omp_get_max_threads());
 
     std::vector<paper::model_result> results;
     for (auto kind : s.models) {
-        results.push_back(paper::with_model(kind, s.seed, s.init, s.noise, [&](auto& net) {
+        results.push_back(paper::with_model(kind, s.seed, *s.init, s.noise, [&](auto& net) {
             return paper::train(net, kind, data, s);
         }));
         if (!s.out.empty()) write_results(s, sizes, results);

@@ -158,7 +158,7 @@ template <class Net>
 model_result train(Net& net, model_kind kind, const poisson::data::mnist_splits& data,
                    const run_settings& s) {
     using clock = std::chrono::steady_clock;
-    poisson::nn::sgd_momentum<real> optimizer({s.learning_rate, s.momentum});
+    poisson::nn::sgd_momentum<real> optimizer({*s.learning_rate, s.momentum});
     poisson::nn::softmax_cross_entropy<real> loss;
     batch_schedule schedule(data.train.size(), s.batch, s.seed);
     learning_curve curve(net);
@@ -181,7 +181,7 @@ model_result train(Net& net, model_kind kind, const poisson::data::mnist_splits&
     };
 
     net.set_training(true);
-    for (; step < s.steps; ++step) {
+    for (; step < *s.steps; ++step) {
         poisson::data::gather_batch(data.train, schedule.indices(step), images, labels);
         const real value = loss.forward(net.forward(images), labels);
         if (!std::isfinite(value)) {
@@ -194,7 +194,7 @@ model_result train(Net& net, model_kind kind, const poisson::data::mnist_splits&
         interval.add(value, loss.correct(), s.batch);
 
         const std::uint64_t done = step + 1;
-        const bool evaluate = done % s.eval_every == 0 || done == s.steps;
+        const bool evaluate = done % s.eval_every == 0 || done == *s.steps;
         if (done % s.log_every == 0 || evaluate) {
             const double elapsed = seconds_since_start();
             const double rate = double(done - first_step) * double(s.batch) / elapsed;
@@ -202,11 +202,11 @@ model_result train(Net& net, model_kind kind, const poisson::data::mnist_splits&
             curve.add(net, done, interval, validation, rate, elapsed);
             std::printf("[%s] step %llu/%llu  loss %.4f  train %.2f%%  %s%.0f img/s  left %s\n",
                         name.c_str(), static_cast<unsigned long long>(done),
-                        static_cast<unsigned long long>(s.steps), interval.loss(),
+                        static_cast<unsigned long long>(*s.steps), interval.loss(),
                         interval.accuracy(),
                         evaluate ? ("validation " + percent_text(validation) + "  ").c_str() : "",
                         rate,
-                        duration_text(double(s.steps - done) * double(s.batch) / rate).c_str());
+                        duration_text(double(*s.steps - done) * double(s.batch) / rate).c_str());
             std::fflush(stdout);
             interval = {};
             if (evaluate && !s.save.empty()) {
@@ -218,9 +218,9 @@ model_result train(Net& net, model_kind kind, const poisson::data::mnist_splits&
     model_result result{kind};
     result.validation_accuracy = accuracy(net, data.validation);
     result.test_accuracy = accuracy(net, data.test);
-    result.steps = s.steps;
+    result.steps = *s.steps;
     result.seconds = seconds;
-    result.images_per_second = double(s.steps - first_step) * double(s.batch) / seconds;
+    result.images_per_second = double(*s.steps - first_step) * double(s.batch) / seconds;
     if (!s.out.empty()) curve.write(s.out, name);
     return result;
 }
