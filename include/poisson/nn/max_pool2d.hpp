@@ -136,16 +136,32 @@ private:
             const std::size_t top = i * m_options.stride_h, left = j * m_options.stride_w;
             for (std::size_t u = 0; u < m_options.window_h; ++u) {
                 for (std::size_t v = 0; v < m_options.window_w; ++v) {
-                    const std::size_t base = ((top + u) * w + left + v) * c;
-                    const bool start = (u == 0 && v == 0);
-                    for (std::size_t k = 0; k < c; ++k) {
-                        if (start || image[base + k] > out[k]) {
-                            out[k] = image[base + k];
-                            arg[k] = static_cast<std::int32_t>(base + k);
-                        }
+                    const auto base = static_cast<std::int32_t>(((top + u) * w + left + v) * c);
+                    if (u == 0 && v == 0) {
+                        start_window(image + base, base, c, out, arg);
+                    } else {
+                        update_window(image + base, base, c, out, arg);
                     }
                 }
             }
+        }
+    }
+
+    static void start_window(const T* src, std::int32_t base, std::size_t c, T* out,
+                             std::int32_t* arg) {
+        for (std::size_t k = 0; k < c; ++k) {
+            out[k] = src[k];
+            arg[k] = base + static_cast<std::int32_t>(k);
+        }
+    }
+
+    // Branch-free selects, so the channel loop vectorises.
+    static void update_window(const T* src, std::int32_t base, std::size_t c, T* out,
+                              std::int32_t* arg) {
+        for (std::size_t k = 0; k < c; ++k) {
+            const bool greater = src[k] > out[k];
+            out[k] = greater ? src[k] : out[k];
+            arg[k] = greater ? base + static_cast<std::int32_t>(k) : arg[k];
         }
     }
 
