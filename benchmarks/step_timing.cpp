@@ -2,7 +2,11 @@
 // MNIST network at batch 100 in float, layer by layer, and compares it with the time of
 // the bare sgemm calls the step is made of.
 //
-// Usage: step_timing [iterations = 20]
+// Usage: step_timing [iterations = 20] [--cpu]
+//
+// --cpu measures process CPU time instead of wall time. On a machine shared with other
+// jobs, run single-threaded (OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1) with --cpu to
+// measure the work itself; time spent descheduled is then left out.
 
 #include <algorithm>
 #include <array>
@@ -10,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <random>
 #include <string_view>
 #include <utility>
@@ -33,7 +38,23 @@ namespace {
 
 namespace nn = poisson::nn;
 using nn::tensor;
-using clock_type = std::chrono::steady_clock;
+
+// steady_clock, or the process CPU-time clock when `use_cpu_time` is set.
+bool use_cpu_time = false;
+
+struct clock_type {
+    using time_point = double;  // milliseconds
+    static time_point now() {
+        if (use_cpu_time) {
+            timespec ts{};
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+            return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) * 1e-6;
+        }
+        return std::chrono::duration<double, std::milli>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    }
+};
 
 constexpr std::size_t batch = 100;
 
@@ -65,9 +86,7 @@ auto make_model() {
 using model_type = decltype(make_model());
 constexpr std::size_t layers = model_type::size;
 
-double ms_since(clock_type::time_point start) {
-    return std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
-}
+double ms_since(clock_type::time_point start) { return clock_type::now() - start; }
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -160,7 +179,14 @@ std::vector<double> time_bare_gemms(int iterations) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const int iterations = argc > 1 ? std::max(1, std::atoi(argv[1])) : 20;
+    int iterations = 20;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--cpu") {
+            use_cpu_time = true;
+        } else {
+            iterations = std::max(1, std::atoi(argv[i]));
+        }
+    }
     // OpenBLAS picks its kernels by CPU model and falls back to a slow generic core for a
     // model it does not know: say which one runs (OPENBLAS_CORETYPE overrides it).
     if (openblas_get_corename != nullptr) {
@@ -193,8 +219,8 @@ int main(int argc, char** argv) {
 
     const char* names[layers] = {"conv1", "relu1", "pool1", "conv2",   "relu2", "pool2",
                                  "flatten", "fc1", "relu3", "dropout", "fc2"};
-    std::printf("%-8s %10s %10s   (median ms over %d steps)\n", "layer", "forward", "backward",
-                iterations);
+    std::printf("%-8s %10s %10s   (median %s ms over %d steps)\n", "layer", "forward",
+                "backward", use_cpu_time ? "CPU" : "wall", iterations);
     for (std::size_t l = 0; l < layers; ++l) {
         std::vector<double> f, b;
         for (const auto& r : runs) {

@@ -12,6 +12,7 @@
 
 #include "poisson/errors.hpp"
 #include "poisson/nn/detail/blas.hpp"
+#include "poisson/nn/detail/parallel.hpp"
 #include "poisson/nn/detail/rows.hpp"
 #include "poisson/nn/detail/shape.hpp"
 #include "poisson/nn/layer.hpp"
@@ -301,7 +302,8 @@ private:
     void im2col(const T* x) {
         const auto& g = m_geometry;
         T* col = m_col.data();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (m_col.size() >= detail::parallel_threshold)
         for (std::ptrdiff_t n = 0; n < g.n; ++n) {
             for (std::ptrdiff_t oh = 0; oh < g.oh; ++oh) {
                 const T* image = x + n * g.h * g.w * g.c;
@@ -318,7 +320,8 @@ private:
         const auto& g = m_geometry;
         const T* dcol = m_dcol.data();
         const auto image_size = g.h * g.w * g.c;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) \
+    if (m_dcol.size() >= detail::parallel_threshold)
         for (std::ptrdiff_t n = 0; n < g.n; ++n) {
             T* image = dx + n * image_size;
             std::fill_n(image, image_size, T{0});

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "poisson/errors.hpp"
+#include "poisson/nn/detail/parallel.hpp"
 #include "poisson/nn/detail/shape.hpp"
 #include "poisson/nn/layer.hpp"
 
@@ -62,7 +63,8 @@ public:
         m_argmax.resize(out_shape);
         const auto n = static_cast<std::ptrdiff_t>(s[0]);
         const auto rows = static_cast<std::ptrdiff_t>(oh);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (x.size() >= detail::parallel_threshold)
         for (std::ptrdiff_t b = 0; b < n; ++b) {
             for (std::ptrdiff_t i = 0; i < rows; ++i) {
                 pool_row(x.data(), std::size_t(b), std::size_t(i));
@@ -80,7 +82,8 @@ public:
         const std::size_t image = s[1] * s[2] * s[3];
         const std::size_t outputs = m_output.shape(1) * m_output.shape(2) * s[3];
         // Windows of one image may overlap, so threads split over images only.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) \
+    if (m_input_grad.size() >= detail::parallel_threshold)
         for (std::size_t b = 0; b < s[0]; ++b) {
             T* dx = m_input_grad.data() + b * image;
             const T* gb = g.data() + b * outputs;
