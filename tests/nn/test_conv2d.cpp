@@ -157,6 +157,11 @@ TEST_CASE("conv2d: without input gradient, backward returns empty and still fill
     const auto ref = naive_conv(k, x, w, b, g);
     CHECK(max_abs_diff(conv.weight_gradient(), ref.dw) <= 1e-12 * (1 + max_abs(ref.dw)));
     CHECK(max_abs_diff(conv.bias_gradient(), ref.db) <= 1e-12 * (1 + max_abs(ref.db)));
+    poisson::testing::gradient_check_options options;
+    options.check_input = false;
+    const auto report = poisson::testing::check_layer_gradients(conv, x, options);
+    CAPTURE(report.summary());
+    CHECK(report.worst_error() < 1e-6);
 }
 
 TEST_CASE("conv2d: repeated calls reuse buffers and give the same results") {
