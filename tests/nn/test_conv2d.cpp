@@ -192,6 +192,11 @@ TEST_CASE("conv2d: shape errors name the expected and actual shapes") {
                          "conv2d: output gradient has shape [2, 6, 6, 3], expected the output "
                          "shape [2, 6, 6, 4]",
                          poisson::invalid_argument);
+    conv.weight() = xt::zeros<float>({3, 3, 1, 5});
+    CHECK_THROWS_WITH_AS(conv.forward(xt::zeros<float>({2, 8, 8, 1})),
+                         "conv2d: weight has shape [3, 3, 1, 5] and bias [4], expected "
+                         "[3, 3, 1, 4] and [4]",
+                         poisson::invalid_argument);
     CHECK_THROWS_AS(conv2d<float>(0, 4, 3, 3), poisson::invalid_argument);
     CHECK_THROWS_AS(conv2d<float>(1, 4, 3, 3, {.stride_w = 0}), poisson::invalid_argument);
 }

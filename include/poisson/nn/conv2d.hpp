@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <string>
-#include <utility>
 
 #include <xtensor/xbuilder.hpp>
 
@@ -25,8 +24,8 @@ struct conv2d_options {
     std::size_t stride_w = 1;  ///< columns between horizontally adjacent output pixels, >= 1
     std::size_t pad_h = 0;     ///< zero rows added above and below the input
     std::size_t pad_w = 0;     ///< zero columns added left and right of the input
-    /// When false, `backward` skips the input gradient (useless for a first layer, and a
-    /// third of the layer's backward cost) and returns an empty tensor.
+    /// When false, `backward` skips the input gradient (useless for a first layer, and
+    /// about half of the layer's backward work) and returns an empty tensor.
     bool compute_input_gradient = true;
 };
 
@@ -37,7 +36,7 @@ struct conv_geometry {
     std::ptrdiff_t n = 0, h = 0, w = 0, c = 0;  ///< input batch, height, width, channels
     std::ptrdiff_t oh = 0, ow = 0;              ///< output height and width
     std::ptrdiff_t kh = 0, kw = 0;              ///< kernel height and width
-    std::ptrdiff_t sh = 1, sw = 1, ph = 0, pw = 0;
+    std::ptrdiff_t sh = 1, sw = 1, ph = 0, pw = 0;  ///< strides and zero paddings
 
     /// @brief Length of one im2col row: a `kh x kw x c` patch.
     std::ptrdiff_t patch() const noexcept { return kh * kw * c; }
@@ -46,8 +45,8 @@ struct conv_geometry {
 /// @brief The kernel taps `[begin, end)` whose input coordinate `start + tap` lies in
 /// `[0, size)`; the others read zero padding.
 struct tap_range {
-    std::ptrdiff_t begin;
-    std::ptrdiff_t end;
+    std::ptrdiff_t begin;  ///< first valid tap
+    std::ptrdiff_t end;    ///< one past the last valid tap
 };
 
 /// @brief Computes the `tap_range` for a window of `taps` taps starting at `start`.
@@ -178,9 +177,10 @@ public:
     }
 
     /// @brief Output `[N, OH, OW, C_out]` for input `x` `[N, H, W, C_in]`. Throws
-    /// `invalid_argument` for another rank or channel count, or an input smaller than the
-    /// kernel even after padding.
+    /// `invalid_argument` for another rank or channel count, an input smaller than the
+    /// kernel even after padding, or parameters reshaped since construction.
     const tensor<T>& forward(const tensor<T>& x) {
+        check_parameters();
         m_geometry = geometry_for(x);
         const auto pixels = output_pixels();
         const auto patch = static_cast<std::size_t>(m_geometry.patch());
@@ -190,9 +190,9 @@ public:
                                                        std::size_t(m_geometry.ow),
                                                        m_out_channels});
         detail::fill_rows(m_output.data(), pixels, m_bias.data(), m_out_channels);
-        detail::gemm(T{1}, cmat(m_col.data(), pixels, patch), detail::op::none,
-                     cmat(m_weight.data(), patch, m_out_channels), detail::op::none, T{1},
-                     mat(m_output.data(), pixels, m_out_channels), "conv2d");
+        detail::gemm(T{1}, {m_col.data(), pixels, patch}, detail::op::none,
+                     {m_weight.data(), patch, m_out_channels}, detail::op::none, T{1},
+                     {m_output.data(), pixels, m_out_channels}, "conv2d");
         return m_output;
     }
 
@@ -203,17 +203,19 @@ public:
         detail::require_same_shape(g, m_output, "conv2d");
         const auto pixels = output_pixels();
         const auto patch = static_cast<std::size_t>(m_geometry.patch());
-        detail::gemm(T{1}, cmat(m_col.data(), pixels, patch), detail::op::transpose,
-                     cmat(g.data(), pixels, m_out_channels), detail::op::none, T{0},
-                     mat(m_weight_grad.data(), patch, m_out_channels), "conv2d");
+        m_weight_grad.resize(m_weight.shape());  // in case a caller reshaped them
+        m_bias_grad.resize(m_bias.shape());
+        detail::gemm(T{1}, {m_col.data(), pixels, patch}, detail::op::transpose,
+                     {g.data(), pixels, m_out_channels}, detail::op::none, T{0},
+                     {m_weight_grad.data(), patch, m_out_channels}, "conv2d");
         detail::column_sums(g.data(), pixels, m_out_channels, m_bias_grad.data());
         if (!m_options.compute_input_gradient) {
             return m_input_grad;
         }
         m_dcol.resize(shape2(pixels, patch));
-        detail::gemm(T{1}, cmat(g.data(), pixels, m_out_channels), detail::op::none,
-                     cmat(m_weight.data(), patch, m_out_channels), detail::op::transpose, T{0},
-                     mat(m_dcol.data(), pixels, patch), "conv2d");
+        detail::gemm(T{1}, {g.data(), pixels, m_out_channels}, detail::op::none,
+                     {m_weight.data(), patch, m_out_channels}, detail::op::transpose, T{0},
+                     {m_dcol.data(), pixels, patch}, "conv2d");
         m_input_grad.resize(m_input_shape);
         col2im(m_input_grad.data());
         return m_input_grad;
@@ -252,15 +254,22 @@ private:
     static typename tensor<T>::shape_type shape2(std::size_t rows, std::size_t cols) {
         return {rows, cols};
     }
-    static detail::const_matrix<T> cmat(const T* data, std::size_t rows, std::size_t cols) {
-        return {data, rows, cols};
-    }
-    static detail::matrix<T> mat(T* data, std::size_t rows, std::size_t cols) {
-        return {data, rows, cols};
-    }
 
     std::size_t output_pixels() const noexcept {
         return static_cast<std::size_t>(m_geometry.n * m_geometry.oh * m_geometry.ow);
+    }
+
+    // The parameters are reachable by reference; the gemm calls trust their shapes.
+    void check_parameters() const {
+        const typename tensor<T>::shape_type w{m_kernel_h, m_kernel_w, m_in_channels,
+                                               m_out_channels};
+        if (m_weight.shape() != w || m_bias.shape() != typename tensor<T>::shape_type{w[3]}) {
+            throw invalid_argument("conv2d: weight has shape " +
+                                   detail::shape_string(m_weight.shape()) + " and bias " +
+                                   detail::shape_string(m_bias.shape()) + ", expected " +
+                                   detail::shape_string(w) + " and [" +
+                                   std::to_string(m_out_channels) + "]");
+        }
     }
 
     detail::conv_geometry geometry_for(const tensor<T>& x) {
