@@ -7,6 +7,13 @@
 // --cpu measures process CPU time instead of wall time. On a machine shared with other
 // jobs, run single-threaded (OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1) with --cpu to
 // measure the work itself; time spent descheduled is then left out.
+//
+// Environment that matters:
+// - OpenBLAS chooses kernels by CPU model; Debian's 0.3.21 does not know recent Xeons and
+//   falls back to "Prescott" (SSE3, about 6x slower sgemm). The program prints the core in
+//   use; OPENBLAS_CORETYPE=SkylakeX selects the AVX-512 kernels.
+// - With the pthread build of OpenBLAS, OpenMP threads that spin after a parallel loop
+//   compete with the BLAS threads for the cores; OMP_WAIT_POLICY=passive avoids it.
 
 #include <algorithm>
 #include <array>

@@ -133,6 +133,10 @@ void col2im_pixel(const conv_geometry& g, const T* row, std::ptrdiff_t oh, std::
 ///
 /// Parameters start at zero: initialise them with `init.hpp`. The im2col buffer is kept
 /// between calls; it is the layer's largest memory cost.
+///
+/// Threads: im2col and col2im run on OpenMP threads, the products on the BLAS's own. With
+/// a pthread build of OpenBLAS, set `OMP_WAIT_POLICY=passive` so that idle OpenMP threads
+/// sleep instead of spinning on the cores the BLAS threads need.
 template <class T>
 class conv2d {
 public:
