@@ -55,23 +55,6 @@ inline tap_range valid_taps(std::ptrdiff_t start, std::ptrdiff_t taps, std::ptrd
     return {begin, std::clamp<std::ptrdiff_t>(size - start, begin, taps)};
 }
 
-/// @brief Sets `n` values to zero. A plain loop: the runs are short (often one kernel row
-/// of one channel), where a library call costs more than the copy.
-template <class T>
-void zero_run(T* dst, std::ptrdiff_t n) {
-    for (std::ptrdiff_t i = 0; i < n; ++i) {
-        dst[i] = T{0};
-    }
-}
-
-/// @brief Copies `n` values; a plain loop for the reason given at `zero_run`.
-template <class T>
-void copy_run(const T* src, std::ptrdiff_t n, T* dst) {
-    for (std::ptrdiff_t i = 0; i < n; ++i) {
-        dst[i] = src[i];
-    }
-}
-
 /// @brief Copies the patch of output pixel (oh, ow) from one NHWC `image` into the im2col
 /// row `row`, as `kh` runs of `kw * c` values; padded positions become zero.
 ///
@@ -85,15 +68,15 @@ void im2col_pixel(const conv_geometry& g, const T* image, std::ptrdiff_t oh, std
     const auto rows = valid_taps(top, g.kh, g.h);
     const auto cols = valid_taps(left, g.kw, g.w);
     const auto run = g.kw * g.c;
-    zero_run(row, rows.begin * run);
+    std::fill_n(row, rows.begin * run, T{0});
     for (auto r = rows.begin; r < rows.end; ++r) {
         T* dst = row + r * run;
         const T* src = image + ((top + r) * g.w + left + cols.begin) * g.c;
-        zero_run(dst, cols.begin * g.c);
-        copy_run(src, (cols.end - cols.begin) * g.c, dst + cols.begin * g.c);
-        zero_run(dst + cols.end * g.c, (g.kw - cols.end) * g.c);
+        std::fill_n(dst, cols.begin * g.c, T{0});
+        std::copy_n(src, (cols.end - cols.begin) * g.c, dst + cols.begin * g.c);
+        std::fill_n(dst + cols.end * g.c, (g.kw - cols.end) * g.c, T{0});
     }
-    zero_run(row + rows.end * run, (g.kh - rows.end) * run);
+    std::fill_n(row + rows.end * run, (g.kh - rows.end) * run, T{0});
 }
 
 /// @brief Adds the im2col row `row` of output pixel (oh, ow) back onto the pixels of
