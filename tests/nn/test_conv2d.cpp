@@ -157,6 +157,11 @@ TEST_CASE("conv2d: without input gradient, backward returns empty and still fill
     const auto ref = naive_conv(k, x, w, b, g);
     CHECK(max_abs_diff(conv.weight_gradient(), ref.dw) <= 1e-12 * (1 + max_abs(ref.dw)));
     CHECK(max_abs_diff(conv.bias_gradient(), ref.db) <= 1e-12 * (1 + max_abs(ref.db)));
+    poisson::testing::gradient_check_options options;
+    options.check_input = false;
+    const auto report = poisson::testing::check_layer_gradients(conv, x, options);
+    CAPTURE(report.summary());
+    CHECK(report.worst_error() < 1e-6);
 }
 
 TEST_CASE("conv2d: repeated calls reuse buffers and give the same results") {
@@ -186,6 +191,11 @@ TEST_CASE("conv2d: shape errors name the expected and actual shapes") {
     CHECK_THROWS_WITH_AS(conv.backward(xt::zeros<float>({2, 6, 6, 3})),
                          "conv2d: output gradient has shape [2, 6, 6, 3], expected the output "
                          "shape [2, 6, 6, 4]",
+                         poisson::invalid_argument);
+    conv.weight() = xt::zeros<float>({3, 3, 1, 5});
+    CHECK_THROWS_WITH_AS(conv.forward(xt::zeros<float>({2, 8, 8, 1})),
+                         "conv2d: weight has shape [3, 3, 1, 5] and bias [4], expected "
+                         "[3, 3, 1, 4] and [4]",
                          poisson::invalid_argument);
     CHECK_THROWS_AS(conv2d<float>(0, 4, 3, 3), poisson::invalid_argument);
     CHECK_THROWS_AS(conv2d<float>(1, 4, 3, 3, {.stride_w = 0}), poisson::invalid_argument);

@@ -85,5 +85,9 @@ TEST_CASE("dense: shape errors name the expected and actual shapes") {
                          poisson::invalid_argument);
     layer.forward(xt::zeros<float>({2, 12}));
     CHECK_THROWS_AS(layer.backward(xt::zeros<float>({3, 3})), poisson::invalid_argument);
+    layer.bias() = xt::zeros<float>({4});
+    CHECK_THROWS_WITH_AS(layer.forward(xt::zeros<float>({2, 12})),
+                         "dense: weight has shape [12, 3] and bias [4], expected [12, 3] and [3]",
+                         poisson::invalid_argument);
     CHECK_THROWS_AS(dense<float>(0, 3), poisson::invalid_argument);
 }

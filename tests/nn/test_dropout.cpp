@@ -59,7 +59,8 @@ static_assert(poisson::rng_provider<hash_provider>);
 TEST_CASE("dropout: a probability outside [0, 1] throws") {
     CHECK_THROWS_AS(dropout<float>(-0.1f), poisson::invalid_argument);
     CHECK_THROWS_AS(dropout<float>(1.01f), poisson::invalid_argument);
-    CHECK_THROWS_WITH_AS(dropout<double>(std::numeric_limits<double>::quiet_NaN()),
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    CHECK_THROWS_WITH_AS(dropout<double>{nan},
                          "dropout: probability is nan, expected a value in [0, 1]",
                          poisson::invalid_argument);
 }

@@ -6,12 +6,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <string>
-#include <utility>
 
 #include <xtensor/xbuilder.hpp>
 
 #include "poisson/errors.hpp"
 #include "poisson/nn/detail/blas.hpp"
+#include "poisson/nn/detail/parallel.hpp"
 #include "poisson/nn/detail/rows.hpp"
 #include "poisson/nn/detail/shape.hpp"
 #include "poisson/nn/layer.hpp"
@@ -24,8 +24,8 @@ struct conv2d_options {
     std::size_t stride_w = 1;  ///< columns between horizontally adjacent output pixels, >= 1
     std::size_t pad_h = 0;     ///< zero rows added above and below the input
     std::size_t pad_w = 0;     ///< zero columns added left and right of the input
-    /// When false, `backward` skips the input gradient (useless for a first layer, and a
-    /// third of the layer's backward cost) and returns an empty tensor.
+    /// When false, `backward` skips the input gradient (useless for a first layer, and
+    /// about half of the layer's backward work) and returns an empty tensor.
     bool compute_input_gradient = true;
 };
 
@@ -36,7 +36,7 @@ struct conv_geometry {
     std::ptrdiff_t n = 0, h = 0, w = 0, c = 0;  ///< input batch, height, width, channels
     std::ptrdiff_t oh = 0, ow = 0;              ///< output height and width
     std::ptrdiff_t kh = 0, kw = 0;              ///< kernel height and width
-    std::ptrdiff_t sh = 1, sw = 1, ph = 0, pw = 0;
+    std::ptrdiff_t sh = 1, sw = 1, ph = 0, pw = 0;  ///< strides and zero paddings
 
     /// @brief Length of one im2col row: a `kh x kw x c` patch.
     std::ptrdiff_t patch() const noexcept { return kh * kw * c; }
@@ -45,8 +45,8 @@ struct conv_geometry {
 /// @brief The kernel taps `[begin, end)` whose input coordinate `start + tap` lies in
 /// `[0, size)`; the others read zero padding.
 struct tap_range {
-    std::ptrdiff_t begin;
-    std::ptrdiff_t end;
+    std::ptrdiff_t begin;  ///< first valid tap
+    std::ptrdiff_t end;    ///< one past the last valid tap
 };
 
 /// @brief Computes the `tap_range` for a window of `taps` taps starting at `start`.
@@ -116,6 +116,10 @@ void col2im_pixel(const conv_geometry& g, const T* row, std::ptrdiff_t oh, std::
 ///
 /// Parameters start at zero: initialise them with `init.hpp`. The im2col buffer is kept
 /// between calls; it is the layer's largest memory cost.
+///
+/// Threads: im2col and col2im run on OpenMP threads, the products on the BLAS's own. With
+/// a pthread build of OpenBLAS, set `OMP_WAIT_POLICY=passive` so that idle OpenMP threads
+/// sleep instead of spinning on the cores the BLAS threads need.
 template <class T>
 class conv2d {
 public:
@@ -160,9 +164,10 @@ public:
     }
 
     /// @brief Output `[N, OH, OW, C_out]` for input `x` `[N, H, W, C_in]`. Throws
-    /// `invalid_argument` for another rank or channel count, or an input smaller than the
-    /// kernel even after padding.
+    /// `invalid_argument` for another rank or channel count, an input smaller than the
+    /// kernel even after padding, or parameters reshaped since construction.
     const tensor<T>& forward(const tensor<T>& x) {
+        check_parameters();
         m_geometry = geometry_for(x);
         const auto pixels = output_pixels();
         const auto patch = static_cast<std::size_t>(m_geometry.patch());
@@ -172,9 +177,9 @@ public:
                                                        std::size_t(m_geometry.ow),
                                                        m_out_channels});
         detail::fill_rows(m_output.data(), pixels, m_bias.data(), m_out_channels);
-        detail::gemm(T{1}, cmat(m_col.data(), pixels, patch), detail::op::none,
-                     cmat(m_weight.data(), patch, m_out_channels), detail::op::none, T{1},
-                     mat(m_output.data(), pixels, m_out_channels), "conv2d");
+        detail::gemm(T{1}, {m_col.data(), pixels, patch}, detail::op::none,
+                     {m_weight.data(), patch, m_out_channels}, detail::op::none, T{1},
+                     {m_output.data(), pixels, m_out_channels}, "conv2d");
         return m_output;
     }
 
@@ -185,17 +190,19 @@ public:
         detail::require_same_shape(g, m_output, "conv2d");
         const auto pixels = output_pixels();
         const auto patch = static_cast<std::size_t>(m_geometry.patch());
-        detail::gemm(T{1}, cmat(m_col.data(), pixels, patch), detail::op::transpose,
-                     cmat(g.data(), pixels, m_out_channels), detail::op::none, T{0},
-                     mat(m_weight_grad.data(), patch, m_out_channels), "conv2d");
+        m_weight_grad.resize(m_weight.shape());  // in case a caller reshaped them
+        m_bias_grad.resize(m_bias.shape());
+        detail::gemm(T{1}, {m_col.data(), pixels, patch}, detail::op::transpose,
+                     {g.data(), pixels, m_out_channels}, detail::op::none, T{0},
+                     {m_weight_grad.data(), patch, m_out_channels}, "conv2d");
         detail::column_sums(g.data(), pixels, m_out_channels, m_bias_grad.data());
         if (!m_options.compute_input_gradient) {
             return m_input_grad;
         }
         m_dcol.resize(shape2(pixels, patch));
-        detail::gemm(T{1}, cmat(g.data(), pixels, m_out_channels), detail::op::none,
-                     cmat(m_weight.data(), patch, m_out_channels), detail::op::transpose, T{0},
-                     mat(m_dcol.data(), pixels, patch), "conv2d");
+        detail::gemm(T{1}, {g.data(), pixels, m_out_channels}, detail::op::none,
+                     {m_weight.data(), patch, m_out_channels}, detail::op::transpose, T{0},
+                     {m_dcol.data(), pixels, patch}, "conv2d");
         m_input_grad.resize(m_input_shape);
         col2im(m_input_grad.data());
         return m_input_grad;
@@ -234,15 +241,22 @@ private:
     static typename tensor<T>::shape_type shape2(std::size_t rows, std::size_t cols) {
         return {rows, cols};
     }
-    static detail::const_matrix<T> cmat(const T* data, std::size_t rows, std::size_t cols) {
-        return {data, rows, cols};
-    }
-    static detail::matrix<T> mat(T* data, std::size_t rows, std::size_t cols) {
-        return {data, rows, cols};
-    }
 
     std::size_t output_pixels() const noexcept {
         return static_cast<std::size_t>(m_geometry.n * m_geometry.oh * m_geometry.ow);
+    }
+
+    // The parameters are reachable by reference; the gemm calls trust their shapes.
+    void check_parameters() const {
+        const typename tensor<T>::shape_type w{m_kernel_h, m_kernel_w, m_in_channels,
+                                               m_out_channels};
+        if (m_weight.shape() != w || m_bias.shape() != typename tensor<T>::shape_type{w[3]}) {
+            throw invalid_argument("conv2d: weight has shape " +
+                                   detail::shape_string(m_weight.shape()) + " and bias " +
+                                   detail::shape_string(m_bias.shape()) + ", expected " +
+                                   detail::shape_string(w) + " and [" +
+                                   std::to_string(m_out_channels) + "]");
+        }
     }
 
     detail::conv_geometry geometry_for(const tensor<T>& x) {
@@ -284,7 +298,8 @@ private:
     void im2col(const T* x) {
         const auto& g = m_geometry;
         T* col = m_col.data();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (m_col.size() >= detail::parallel_threshold)
         for (std::ptrdiff_t n = 0; n < g.n; ++n) {
             for (std::ptrdiff_t oh = 0; oh < g.oh; ++oh) {
                 const T* image = x + n * g.h * g.w * g.c;
@@ -301,7 +316,8 @@ private:
         const auto& g = m_geometry;
         const T* dcol = m_dcol.data();
         const auto image_size = g.h * g.w * g.c;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) \
+    if (m_dcol.size() >= detail::parallel_threshold)
         for (std::ptrdiff_t n = 0; n < g.n; ++n) {
             T* image = dx + n * image_size;
             std::fill_n(image, image_size, T{0});

@@ -41,8 +41,10 @@ public:
         m_bias_grad = m_bias;
     }
 
-    /// @brief Output `[N, out]` for `x` `[N, in]`. Throws `invalid_argument` otherwise.
+    /// @brief Output `[N, out]` for `x` `[N, in]`. Throws `invalid_argument` for another
+    /// input shape or for parameters reshaped since construction.
     const tensor<T>& forward(const tensor<T>& x) {
+        check_parameters();
         check_input(x);
         const std::size_t n = x.shape(0);
         m_input.resize(x.shape());
@@ -59,6 +61,8 @@ public:
     const tensor<T>& backward(const tensor<T>& g) {
         detail::require_same_shape(g, m_output, "dense");
         const std::size_t n = g.shape(0);
+        m_weight_grad.resize(m_weight.shape());  // in case a caller reshaped them
+        m_bias_grad.resize(m_bias.shape());
         detail::gemm(T{1}, {m_input.data(), n, m_in}, detail::op::transpose,
                      {g.data(), n, m_out}, detail::op::none, T{0},
                      {m_weight_grad.data(), m_in, m_out}, "dense");
@@ -90,6 +94,18 @@ public:
     const tensor<T>& bias_gradient() const noexcept { return m_bias_grad; }
 
 private:
+    // The parameters are reachable by reference; the gemm calls trust their shapes.
+    void check_parameters() const {
+        const typename tensor<T>::shape_type w{m_in, m_out};
+        if (m_weight.shape() != w || m_bias.shape() != typename tensor<T>::shape_type{m_out}) {
+            throw invalid_argument("dense: weight has shape " +
+                                   detail::shape_string(m_weight.shape()) + " and bias " +
+                                   detail::shape_string(m_bias.shape()) + ", expected " +
+                                   detail::shape_string(w) + " and [" + std::to_string(m_out) +
+                                   "]");
+        }
+    }
+
     void check_input(const tensor<T>& x) const {
         const std::string expected = "[N, " + std::to_string(m_in) + "]";
         if (x.dimension() != 2 || x.shape(1) != m_in) {

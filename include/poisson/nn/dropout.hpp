@@ -12,6 +12,7 @@
 
 #include "poisson/errors.hpp"
 #include "poisson/io/checkpoint.hpp"
+#include "poisson/nn/detail/parallel.hpp"
 #include "poisson/nn/detail/shape.hpp"
 #include "poisson/nn/layer.hpp"
 #include "poisson/random/concepts.hpp"
@@ -121,7 +122,7 @@ private:
         const T p = m_probability;
         if constexpr (Rng::is_counter_based) {
             const std::uint64_t step = m_step;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= detail::parallel_threshold)
             for (std::size_t i = 0; i < n; ++i) {
                 auto stream = m_rng.stream(stream_key{step, i});
                 keep[i] = stream.template next<T>() >= p;
@@ -138,7 +139,7 @@ private:
     void apply(const T* in, T* out, std::size_t n) const {
         const std::uint8_t* keep = m_keep.data();
         const T scale = m_probability < T{1} ? T{1} / (T{1} - m_probability) : T{0};
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= detail::parallel_threshold)
         for (std::size_t i = 0; i < n; ++i) {
             out[i] = keep[i] ? in[i] * scale : T{0};
         }

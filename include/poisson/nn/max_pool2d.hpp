@@ -10,6 +10,7 @@
 #include <string>
 
 #include "poisson/errors.hpp"
+#include "poisson/nn/detail/parallel.hpp"
 #include "poisson/nn/detail/shape.hpp"
 #include "poisson/nn/layer.hpp"
 
@@ -62,7 +63,8 @@ public:
         m_argmax.resize(out_shape);
         const auto n = static_cast<std::ptrdiff_t>(s[0]);
         const auto rows = static_cast<std::ptrdiff_t>(oh);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (x.size() >= detail::parallel_threshold)
         for (std::ptrdiff_t b = 0; b < n; ++b) {
             for (std::ptrdiff_t i = 0; i < rows; ++i) {
                 pool_row(x.data(), std::size_t(b), std::size_t(i));
@@ -80,7 +82,8 @@ public:
         const std::size_t image = s[1] * s[2] * s[3];
         const std::size_t outputs = m_output.shape(1) * m_output.shape(2) * s[3];
         // Windows of one image may overlap, so threads split over images only.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) \
+    if (m_input_grad.size() >= detail::parallel_threshold)
         for (std::size_t b = 0; b < s[0]; ++b) {
             T* dx = m_input_grad.data() + b * image;
             const T* gb = g.data() + b * outputs;
@@ -136,16 +139,32 @@ private:
             const std::size_t top = i * m_options.stride_h, left = j * m_options.stride_w;
             for (std::size_t u = 0; u < m_options.window_h; ++u) {
                 for (std::size_t v = 0; v < m_options.window_w; ++v) {
-                    const std::size_t base = ((top + u) * w + left + v) * c;
-                    const bool start = (u == 0 && v == 0);
-                    for (std::size_t k = 0; k < c; ++k) {
-                        if (start || image[base + k] > out[k]) {
-                            out[k] = image[base + k];
-                            arg[k] = static_cast<std::int32_t>(base + k);
-                        }
+                    const auto base = static_cast<std::int32_t>(((top + u) * w + left + v) * c);
+                    if (u == 0 && v == 0) {
+                        start_window(image + base, base, c, out, arg);
+                    } else {
+                        update_window(image + base, base, c, out, arg);
                     }
                 }
             }
+        }
+    }
+
+    static void start_window(const T* src, std::int32_t base, std::size_t c, T* out,
+                             std::int32_t* arg) {
+        for (std::size_t k = 0; k < c; ++k) {
+            out[k] = src[k];
+            arg[k] = base + static_cast<std::int32_t>(k);
+        }
+    }
+
+    // Branch-free selects, so the channel loop vectorises.
+    static void update_window(const T* src, std::int32_t base, std::size_t c, T* out,
+                              std::int32_t* arg) {
+        for (std::size_t k = 0; k < c; ++k) {
+            const bool greater = src[k] > out[k];
+            out[k] = greater ? src[k] : out[k];
+            arg[k] = greater ? base + static_cast<std::int32_t>(k) : arg[k];
         }
     }
 

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 
+#include "poisson/nn/detail/parallel.hpp"
 #include "poisson/nn/detail/shape.hpp"
 #include "poisson/nn/layer.hpp"
 
@@ -27,7 +28,7 @@ public:
         const T* in = x.data();
         T* out = m_output.data();
         const std::size_t n = x.size();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= detail::parallel_threshold)
         for (std::size_t i = 0; i < n; ++i) {
             out[i] = in[i] < T{0} ? T{0} : in[i];  // written so that NaN passes through
         }
@@ -43,7 +44,7 @@ public:
         const T* in = g.data();
         T* out = m_input_grad.data();
         const std::size_t n = g.size();
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= detail::parallel_threshold)
         for (std::size_t i = 0; i < n; ++i) {
             out[i] = y[i] > T{0} ? in[i] : T{0};
         }

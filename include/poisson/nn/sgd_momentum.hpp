@@ -12,6 +12,7 @@
 #include <xtensor/xbuilder.hpp>
 
 #include "poisson/errors.hpp"
+#include "poisson/nn/detail/parallel.hpp"
 #include "poisson/nn/detail/shape.hpp"
 #include "poisson/nn/layer.hpp"
 
@@ -140,7 +141,7 @@ private:
     }
 
     static void update(T* theta, const T* grad, T* v, std::size_t n, T gamma, T eta) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= detail::parallel_threshold)
         for (std::size_t k = 0; k < n; ++k) {
             v[k] = gamma * v[k] + eta * grad[k];
             theta[k] -= v[k];

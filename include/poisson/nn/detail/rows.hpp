@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "poisson/nn/detail/parallel.hpp"
+
 namespace poisson::nn::detail {
 
 /// @brief Writes `row` (length `cols`) into each of the `rows` rows of the row-major `out`.
 template <class T>
 void fill_rows(T* out, std::size_t rows, const T* row, std::size_t cols) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * cols >= parallel_threshold)
     for (std::size_t r = 0; r < rows; ++r) {
         std::copy_n(row, cols, out + r * cols);
     }
