@@ -28,9 +28,11 @@ std::uint64_t draw_bits(G& engine) {
     using result = typename G::result_type;
     constexpr std::uint64_t span = static_cast<std::uint64_t>(G::max() - G::min());
     constexpr bool full = span == std::numeric_limits<std::uint64_t>::max();
-    constexpr unsigned bits_per_call = full ? 64u : std::bit_width(span + 1) - 1u;
+    constexpr unsigned bits_per_call =
+        full ? 64u : static_cast<unsigned>(std::bit_width(span + (full ? 0u : 1u))) - 1u;
     static_assert(bits_per_call > 0, "the engine must produce at least one bit per call");
-    constexpr std::uint64_t keep = full ? span : (std::uint64_t{1} << bits_per_call) - 1u;
+    constexpr std::uint64_t keep =
+        full ? span : (std::uint64_t{1} << (bits_per_call % 64)) - 1u;
 
     std::uint64_t value = 0;
     for (unsigned have = 0; have < Bits; have += bits_per_call) {
@@ -38,9 +40,17 @@ std::uint64_t draw_bits(G& engine) {
         do {
             r = static_cast<std::uint64_t>(static_cast<result>(engine() - G::min()));
         } while (r > keep);
-        value = (bits_per_call >= 64) ? r : (value << bits_per_call) | r;
+        if constexpr (bits_per_call >= 64) {
+            value = r;
+        } else {
+            value = (value << bits_per_call) | r;
+        }
     }
-    return Bits >= 64 ? value : value & ((std::uint64_t{1} << Bits) - 1u);
+    if constexpr (Bits >= 64) {
+        return value;
+    } else {
+        return value & ((std::uint64_t{1} << Bits) - 1u);
+    }
 }
 
 }  // namespace detail
