@@ -18,4 +18,5 @@ cmake --build "$root/build" --parallel "$jobs"
 
 # Last, so that the closing lines are ctest's summary.
 cd "$root/build"
-ctest --output-on-failure
+# A suite that registered no test is an error, not a pass.
+ctest --output-on-failure --no-tests=error
