@@ -16,9 +16,12 @@ packages=(
 )
 
 # `dpkg -s` also succeeds for a package that was removed but left its configuration files,
-# so read its status rather than trusting the exit code alone.
+# so read its status rather than trusting the exit code alone. (Not through `| grep -q`:
+# with pipefail, dpkg killed by SIGPIPE after grep's early exit would read as "missing".)
 is_installed() {
-    dpkg -s "$1" 2>/dev/null | grep -qx 'Status: install ok installed'
+    local info
+    info="$(dpkg -s "$1" 2>/dev/null)" || return 1
+    [[ $info == *$'\nStatus: install ok installed\n'* ]]
 }
 
 missing=()
@@ -42,5 +45,6 @@ fi
 echo "install-deps: installing ${missing[*]}"
 # A fresh machine may have no package lists yet, and old lists may name versions that are gone.
 "${as_root[@]}" apt-get update
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y --no-install-recommends "${missing[@]}"
+# With the recommended packages, as on the developers' machines: gnuplot-nox draws its text
+# with the fonts-liberation it only recommends.
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
