@@ -28,10 +28,13 @@ public:
         }
     }
 
+    /// @brief `ceil(max_rate + c * sqrt(max_rate))`; 0 for `max_rate = 0`.
+    /// @pre `max_rate` finite and `>= 0` (the layer checks its rates before calling).
     std::size_t select_k(double max_rate) const {
         return static_cast<std::size_t>(std::ceil(max_rate + m_c * std::sqrt(max_rate)));
     }
 
+    /// @brief The number of standard deviations `c` above the batch maximum.
     double c() const noexcept { return m_c; }
 
 private:
