@@ -11,6 +11,8 @@
 /// @brief Patch version: fixes that change no interface.
 #define POISSON_NOISE_VERSION_PATCH 0
 
+/// @brief Poisson noise layers and their policies: gradient estimators, k rules, temperature
+/// schedules and RNG providers, with the Poisson pmf and samplers they use.
 namespace poisson {
 
 /// @brief The library version as "major.minor.patch".

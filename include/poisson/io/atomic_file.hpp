@@ -21,6 +21,7 @@
 
 #include "poisson/errors.hpp"
 
+/// @brief Files: checkpoints and crash-safe replacement of a file.
 namespace poisson::io {
 
 namespace detail {

@@ -12,6 +12,8 @@ namespace poisson::io {
 class checkpoint;
 }
 
+/// @brief The layer stack the noise layers sit in: layers, the loss, `sequential`, the
+/// optimizer, initialisers and training checkpoints.
 namespace poisson::nn {
 
 /// @brief The tensor every layer consumes and produces: dense, row-major, any rank.
