@@ -319,6 +319,7 @@ public:
     std::vector<std::byte> to_bytes() const;
 
     /// @brief Parses and validates file contents made by `to_bytes`.
+    /// @param bytes the complete file contents.
     /// @param source names the bytes in error messages (`load` passes the path).
     /// @throws poisson::io_error on a bad magic or version, a size that differs from the
     /// header's, a CRC mismatch, or any malformed record.

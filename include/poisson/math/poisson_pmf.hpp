@@ -13,6 +13,9 @@ namespace poisson {
 /// @brief `log P(X = i)` for `X ~ Poisson(rate)`: `i log(rate) - rate - lgamma(i + 1)`.
 ///
 /// At `rate = 0` this is 0 for `i = 0` and `-inf` otherwise (never `0 * log 0 = NaN`).
+/// Uses `std::lgamma`, which in glibc also writes the global `signgam`: call it from one
+/// thread at a time (the layer does, once per forward pass, through its k rule and
+/// diagnostics).
 /// @pre `rate` is finite and `>= 0`.
 inline double poisson_log_pmf(std::size_t i, double rate) {
     if (rate == 0.0) {
@@ -35,7 +38,8 @@ inline std::size_t negligible_tail_start(double rate) {
 /// @brief The smallest `k` with `P(X > k; rate) <= eps`, `X ~ Poisson(rate)`.
 ///
 /// Sums the pmf from far in the tail towards the mode, smallest terms first, so the tail is
-/// accurate even when it is many orders of magnitude below 1.
+/// accurate even when it is many orders of magnitude below 1. Built on `poisson_log_pmf`:
+/// one thread at a time.
 /// @pre `rate` finite and `>= 0`; `0 < eps < 1`.
 inline std::size_t poisson_tail_quantile(double rate, double eps) {
     if (rate == 0.0) {
@@ -55,6 +59,9 @@ inline std::size_t poisson_tail_quantile(double rate, double eps) {
 }
 
 /// @brief `P(X > k; rate)`, the probability mass a truncation to `0..k` discards.
+///
+/// Sums the pmf from far in the tail down to `k + 1`, smallest terms first. Built on
+/// `poisson_log_pmf`: one thread at a time.
 /// @pre `rate` finite and `>= 0`.
 inline double poisson_upper_tail(std::size_t k, double rate) {
     if (rate == 0.0) {

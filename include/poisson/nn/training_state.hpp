@@ -19,6 +19,10 @@ namespace poisson::nn {
 ///
 /// A run restored with `load_training_state` and continued draws the same batches of noise
 /// and takes the same steps as a run that was never interrupted, bit for bit.
+///
+/// Layer state is looked up among the direct layers of `net` only. A `sequential` has no
+/// state of its own, so a noise or dropout layer inside a nested `sequential` is not saved
+/// (its parameters are): keep random layers at the top level, or save their state yourself.
 template <class Net, class Optimizer>
 void save_training_state(io::checkpoint& out, Net& net, Optimizer& optimizer) {
     net.for_each_parameter([&](std::string_view name, auto& value, auto&) {

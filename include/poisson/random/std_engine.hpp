@@ -56,11 +56,17 @@ std::uint64_t draw_bits(G& engine) {
 }  // namespace detail
 
 /// @brief Uniforms from one standard engine, drawn in sequence (not counter-based).
+///
+/// A view of the engine: it draws from, and advances, the engine it was made from.
 template <std::uniform_random_bit_generator Engine>
 class engine_stream {
 public:
+    /// @brief A stream drawing from `engine`, which must outlive it.
     explicit engine_stream(Engine& engine) noexcept : m_engine(&engine) {}
 
+    /// @brief The next uniform on the open interval (0, 1): `open_unit_float` of 32 bits of
+    /// the engine for `float`, `open_unit_double` of 64 bits for `double`. `T` is float or
+    /// double.
     template <class T>
     T next() {
         if constexpr (std::same_as<T, float>) {
@@ -78,15 +84,21 @@ private:
 /// @brief RNG provider over any standard uniform random bit generator.
 ///
 /// Sequential: the element order of the calling layer fixes the results, so layers using it
-/// run on one thread. Its state is the engine's own text serialisation.
+/// run on one thread. Its state is the engine's own text serialisation. Bits are taken from
+/// the engine by `detail::draw_bits`, which depends on the engine's output alone, so a seed
+/// gives the same uniforms with every standard library.
 template <std::uniform_random_bit_generator Engine = std::mt19937_64>
 class std_engine {
 public:
+    /// @brief The adapted engine type.
     using engine_type = Engine;
+    /// @brief Not counter-based: streams continue one sequence, whatever their key.
     static constexpr bool is_counter_based = false;
 
+    /// @brief A provider over `Engine(seed)`.
     explicit std_engine(typename Engine::result_type seed = Engine::default_seed)
         : m_engine(seed) {}
+    /// @brief A provider over a copy of `engine`, in its current state.
     explicit std_engine(const Engine& engine) : m_engine(engine) {}
 
     /// The key is ignored: every call continues the one sequence.
@@ -94,12 +106,16 @@ public:
         return engine_stream<Engine>(m_engine);
     }
 
+    /// @brief The engine's state as written by its `operator<<`.
     std::string state() const {
         std::ostringstream out;
         out << m_engine;
         return out.str();
     }
 
+    /// @brief Sets the engine to the state `state()` wrote.
+    /// @throws invalid_argument if the text cannot be read as an `Engine` state (the provider
+    /// is then unchanged).
     void restore(std::string_view text) {
         std::istringstream in{std::string(text)};
         Engine engine;
@@ -110,6 +126,7 @@ public:
         m_engine = engine;
     }
 
+    /// @brief The adapted engine, e.g. to reseed it.
     Engine& engine() noexcept { return m_engine; }
 
 private:
