@@ -6,6 +6,7 @@
 #include "poisson/k_rule/concepts.hpp"
 #include "poisson/k_rule/fixed_k.hpp"
 #include "poisson/k_rule/tail_bound.hpp"
+#include "poisson/math/log_factorial.hpp"
 #include "poisson/math/poisson_pmf.hpp"
 
 namespace {
@@ -82,4 +83,13 @@ TEST_CASE("tail_bound: eps must lie in (0, 1)") {
         CHECK_THROWS_AS(poisson::tail_bound{eps}, poisson::invalid_argument);
     }
     CHECK_THROWS_WITH(poisson::tail_bound(1.5), "tail_bound: eps is 1.5, expected 0 < eps < 1");
+}
+
+TEST_CASE("log_factorial: agrees with lgamma(k + 1) to 1e-13 relative") {
+    for (int k = 0; k <= 5000; k += (k < 40 ? 1 : 37)) {
+        const double expected = std::lgamma(double(k) + 1.0);
+        CAPTURE(k);
+        CHECK(poisson::log_factorial(double(k)) ==
+              doctest::Approx(expected).epsilon(1e-13).scale(1.0));
+    }
 }

@@ -8,21 +8,20 @@
 #include <cstddef>
 #include <limits>
 
+#include "poisson/math/log_factorial.hpp"
+
 namespace poisson {
 
-/// @brief `log P(X = i)` for `X ~ Poisson(rate)`: `i log(rate) - rate - lgamma(i + 1)`.
+/// @brief `log P(X = i)` for `X ~ Poisson(rate)`: `i log(rate) - rate - log(i!)`.
 ///
 /// At `rate = 0` this is 0 for `i = 0` and `-inf` otherwise (never `0 * log 0 = NaN`).
-/// Uses `std::lgamma`, which in glibc also writes the global `signgam`: call it from one
-/// thread at a time (the layer does, once per forward pass, through its k rule and
-/// diagnostics).
 /// @pre `rate` is finite and `>= 0`.
 inline double poisson_log_pmf(std::size_t i, double rate) {
     if (rate == 0.0) {
         return i == 0 ? 0.0 : -std::numeric_limits<double>::infinity();
     }
     const auto x = static_cast<double>(i);
-    return x * std::log(rate) - rate - std::lgamma(x + 1.0);
+    return x * std::log(rate) - rate - log_factorial(x);
 }
 
 namespace detail {
