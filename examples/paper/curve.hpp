@@ -120,7 +120,8 @@ private:
         std::ostringstream gp;
         gp << "set terminal pngcairo size 1200," << 300 * panels << " font 'sans,10'\n"
            << "set output '" << png.string() << "'\n"
-           << "set datafile separator ','\nset key outside right\nset grid\nset termoption noenhanced\n"
+           << "set datafile separator ','\nset key outside right\nset grid\n"
+           << "set termoption noenhanced\n"
            << "set multiplot layout " << panels << ",1 title 'mnist_paper: " << name << "'\n"
            << "set xlabel 'step'\n"
            << "set ylabel 'loss'\nplot '" << csv_path.string()

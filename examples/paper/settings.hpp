@@ -88,9 +88,10 @@ inline std::string identity_of(const run_settings& s, model_kind model) {
     out.precision(17);
     out << "model=" << model_name(model) << " batch=" << s.batch << " seed=" << s.seed
         << " lr=" << *s.learning_rate << " momentum=" << s.momentum
-        << " init=" << static_cast<int>(s.init.value_or(init_kind::tutorial)) << " tau0=" << s.noise.tau0
-        << " tau_min=" << s.noise.tau_min << " anneal_rate=" << s.noise.anneal_rate
-        << " anneal_every=" << s.noise.anneal_every << " k_sigmas=" << s.noise.k_sigmas
+        << " init=" << static_cast<int>(s.init.value_or(init_kind::tutorial))
+        << " tau0=" << s.noise.tau0 << " tau_min=" << s.noise.tau_min
+        << " anneal_rate=" << s.noise.anneal_rate << " anneal_every=" << s.noise.anneal_every
+        << " k_sigmas=" << s.noise.k_sigmas
         << " validation=" << (s.validation ? std::to_string(*s.validation) : "default");
     return out.str();
 }

@@ -45,7 +45,8 @@ TEST_CASE("batch_max: k = ceil(m + c sqrt(m))") {
 }
 
 TEST_CASE("batch_max: refuses a negative or non-finite c") {
-    CHECK_THROWS_WITH_AS(poisson::batch_max(-1.0), "batch_max: c is -1, expected a finite value >= 0",
+    CHECK_THROWS_WITH_AS(poisson::batch_max(-1.0),
+                         "batch_max: c is -1, expected a finite value >= 0",
                          poisson::invalid_argument);
     CHECK_THROWS_AS(poisson::batch_max{NAN}, poisson::invalid_argument);
 }
