@@ -4,9 +4,10 @@
 /// @brief Relaxed (soft) Concrete estimator.
 
 #include <concepts>
+#include <span>
 
 #include "poisson/estimator/concepts.hpp"
-#include "poisson/estimator/gumbel_race.hpp"
+#include "poisson/estimator/straight_through_gumbel.hpp"
 
 namespace poisson {
 
@@ -24,8 +25,23 @@ public:
 
     template <std::floating_point T, uniform_stream S>
     noise_sample<T> sample(T rate, const noise_context<T>& context, S& stream) const {
-        const auto o = detail::straight_through_outcome(rate, context, stream);
-        return {o.relaxed, o.derivative, o.count, o.relaxed};
+        return detail::sample_through_bulk(*this, rate, context, stream);
+    }
+
+    /// @brief The tables `sample_bulk` reads, made once per pass.
+    template <std::floating_point T>
+    detail::gumbel_plan<T> bulk_plan(const noise_context<T>& context) const {
+        return detail::gumbel_plan<T>::for_pass(context.k, context.tau);
+    }
+
+    /// @brief Samples every element of `rates` into `out` (the same values as `sample()` on
+    /// each element's stream), 16 elements at a time; `streams` hands out their uniforms.
+    template <std::floating_point T, class Lanes>
+    void sample_bulk(const detail::gumbel_plan<T>& plan, std::span<const T> rates, Lanes& streams,
+                     std::span<noise_sample<T>> out) const {
+        detail::straight_through_bulk(plan, rates, streams, out, [](const auto& o) {
+            return noise_sample<T>{o.relaxed, o.derivative, o.count, o.relaxed};
+        });
     }
 };
 
