@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "poisson/errors.hpp"
@@ -215,8 +216,9 @@ TEST_CASE("conv2d: finite differences agree with backward") {
 
 TEST_CASE_TEMPLATE("conv2d: chunks of images give the naive results at every chunk boundary", T,
                    float, double) {
-    // im2col bytes of one image of each case; chunks of 1, 2 and 3 images over a batch of
-    // 5 leave a last chunk of 1, 1 and 2 images, and 0 puts the batch in one chunk.
+    // Working-set bytes of one image of each case (im2col, output and dY W^T rows); chunks
+    // of 1, 2 and 3 images over a batch of 5 leave a last chunk of 1, 1 and 2 images, fewer
+    // bytes than one image still make chunks of one, and 0 puts the batch in one chunk.
     const std::vector<conv_case> shapes = {
         {"5x5 same, 1 channel", 5, 6, 7, 1, 3, 5, 5, {.pad_h = 2, .pad_w = 2}},
         {"3x3 stride 2, 4 channels", 5, 7, 6, 4, 3, 3, 3,
@@ -229,17 +231,21 @@ TEST_CASE_TEMPLATE("conv2d: chunks of images give the naive results at every chu
                                base.options.stride_h + 1;
         const std::size_t ow = (base.w + 2 * base.options.pad_w - base.kw) /
                                base.options.stride_w + 1;
-        const std::size_t image = oh * ow * base.kh * base.kw * base.c_in * sizeof(T);
+        const std::size_t patch = base.kh * base.kw * base.c_in;
+        const std::size_t image = oh * ow * (2 * patch + base.c_out) * sizeof(T);
         const auto x = random_tensor<double>({base.n, base.h, base.w, base.c_in}, ++seed);
         const auto w = random_tensor<double>({base.kh, base.kw, base.c_in, base.c_out}, ++seed);
         const auto b = random_tensor<double>({base.c_out}, ++seed);
-        for (const std::size_t bytes : {image, 2 * image + 1, 3 * image, std::size_t{1}, {}}) {
+        const std::vector<std::pair<std::size_t, std::size_t>> chunks = {
+            {image, 1}, {2 * image + 1, 2}, {3 * image, 3}, {1, 1}, {0, base.n}};
+        for (const auto& [bytes, images] : chunks) {
             CAPTURE(std::string(base.name));
             CAPTURE(bytes);
             conv_case k = base;
             k.options.chunk_bytes = bytes;
             auto conv = make_conv<T>(k, w, b);
             const tensor<T> y = conv.forward(xt::cast<T>(x));
+            CHECK(conv.images_per_chunk() == images);
             const auto g = random_tensor<double>(y.shape(), seed + 50);
             const tensor<T> dx = conv.backward(xt::cast<T>(g));
             const auto ref = naive_conv(k, x, w, b, g);
@@ -258,11 +264,12 @@ TEST_CASE_TEMPLATE("conv2d: chunks of images give the naive results at every chu
 
 TEST_CASE("conv2d: finite differences agree with backward across chunks") {
     const conv_case k{"chunked", 3, 5, 4, 2, 3, 3, 3,
-                      {.pad_h = 1, .pad_w = 1, .chunk_bytes = 2 * 5 * 4 * 18 * sizeof(double)}};
+                      {.pad_h = 1, .pad_w = 1, .chunk_bytes = 2 * 5 * 4 * 39 * sizeof(double)}};
     auto conv = make_conv<double>(k, random_tensor<double>({3, 3, 2, 3}, 11),
                                   random_tensor<double>({3}, 12));
     const auto report =
         poisson::testing::check_layer_gradients(conv, random_tensor<double>({3, 5, 4, 2}, 13));
+    CHECK(conv.images_per_chunk() == 2);
     CAPTURE(report.summary());
     CHECK(report.worst_error() < 1e-6);
 }

@@ -27,11 +27,12 @@ struct conv2d_options {
     /// When false, `backward` skips the input gradient (useless for a first layer, and
     /// about half of the layer's backward work) and returns an empty tensor.
     bool compute_input_gradient = true;
-    /// Size of the im2col workspace, in bytes: the batch is processed in chunks of whole
-    /// images whose im2col rows fit in it (always at least one image). A chunk that stays
-    /// in cache between the im2col and its matrix products saves a trip to memory; 0 puts
-    /// the whole batch in one chunk.
-    std::size_t chunk_bytes = std::size_t{1} << 21;
+    /// Bytes of working set per chunk: the batch is processed in chunks of as many whole
+    /// images as fit (at least one), counting each image's im2col rows, output rows and,
+    /// when the input gradient is computed, its `dY W^T` rows. A chunk that stays in cache
+    /// (L2) between the im2col and its matrix products saves trips to memory; 0 puts the
+    /// whole batch in one chunk.
+    std::size_t chunk_bytes = std::size_t{3} << 19;
 };
 
 
@@ -172,6 +173,8 @@ public:
     const tensor<T>& bias_gradient() const noexcept { return m_bias_grad; }
     /// @brief Stride, padding and backward options.
     const conv2d_options& options() const noexcept { return m_options; }
+    /// @brief Images per chunk for the input of the last forward (see `chunk_bytes`).
+    std::size_t images_per_chunk() const noexcept { return chunk_images(); }
 
 private:
     static void check_positive(std::size_t value, const char* name) {
@@ -186,9 +189,10 @@ private:
 
     std::size_t patch() const noexcept { return std::size_t(m_geometry.patch()); }
 
-    // Images per chunk: as many as fit in chunk_bytes of im2col rows, at least one.
+    // Images per chunk: as many as fit in chunk_bytes of working set, at least one.
     std::size_t chunk_images() const noexcept {
-        const auto image = std::size_t(m_geometry.pixels()) * patch() * sizeof(T);
+        const auto rows = patch() * (m_options.compute_input_gradient ? 2 : 1) + m_out_channels;
+        const auto image = std::size_t(m_geometry.pixels()) * rows * sizeof(T);
         const auto fit = m_options.chunk_bytes == 0 || image == 0
                              ? std::size_t(m_geometry.n)
                              : m_options.chunk_bytes / image;
