@@ -217,8 +217,8 @@ TEST_CASE("conv2d: finite differences agree with backward") {
 TEST_CASE_TEMPLATE("conv2d: chunks of images give the naive results at every chunk boundary", T,
                    float, double) {
     // Working-set bytes of one image of each case (im2col, output and dY W^T rows); chunks
-    // of 1, 2 and 3 images over a batch of 5 leave a last chunk of 1, 1 and 2 images, fewer
-    // bytes than one image still make chunks of one, and 0 puts the batch in one chunk.
+    // of 1, 2 and 3 images over a batch of 5 leave a last chunk of 1, 1 and 2 images, a
+    // single byte still makes chunks of one, and 0 puts the batch in one chunk.
     const std::vector<conv_case> shapes = {
         {"5x5 same, 1 channel", 5, 6, 7, 1, 3, 5, 5, {.pad_h = 2, .pad_w = 2}},
         {"3x3 stride 2, 4 channels", 5, 7, 6, 4, 3, 3, 3,
@@ -236,8 +236,13 @@ TEST_CASE_TEMPLATE("conv2d: chunks of images give the naive results at every chu
         const auto x = random_tensor<double>({base.n, base.h, base.w, base.c_in}, ++seed);
         const auto w = random_tensor<double>({base.kh, base.kw, base.c_in, base.c_out}, ++seed);
         const auto b = random_tensor<double>({base.c_out}, ++seed);
+        // chunk_bytes counts per thread.
+        const auto threads = poisson::nn::detail::thread_count();
+        const auto per_thread = [&](std::size_t images) {
+            return (images * image + threads - 1) / threads;
+        };
         const std::vector<std::pair<std::size_t, std::size_t>> chunks = {
-            {image, 1}, {2 * image + 1, 2}, {3 * image, 3}, {1, 1}, {0, base.n}};
+            {per_thread(1), 1}, {per_thread(2), 2}, {per_thread(3), 3}, {1, 1}, {0, base.n}};
         for (const auto& [bytes, images] : chunks) {
             CAPTURE(std::string(base.name));
             CAPTURE(bytes);
@@ -263,8 +268,11 @@ TEST_CASE_TEMPLATE("conv2d: chunks of images give the naive results at every chu
 }
 
 TEST_CASE("conv2d: finite differences agree with backward across chunks") {
+    // Two images per chunk: 5x4 pixels of 2 * 18 + 3 values each, counted per thread.
+    const auto threads = poisson::nn::detail::thread_count();
+    const std::size_t bytes = (2 * 5 * 4 * 39 * sizeof(double) + threads - 1) / threads;
     const conv_case k{"chunked", 3, 5, 4, 2, 3, 3, 3,
-                      {.pad_h = 1, .pad_w = 1, .chunk_bytes = 2 * 5 * 4 * 39 * sizeof(double)}};
+                      {.pad_h = 1, .pad_w = 1, .chunk_bytes = bytes}};
     auto conv = make_conv<double>(k, random_tensor<double>({3, 3, 2, 3}, 11),
                                   random_tensor<double>({3}, 12));
     const auto report =

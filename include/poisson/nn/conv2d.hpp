@@ -27,11 +27,13 @@ struct conv2d_options {
     /// When false, `backward` skips the input gradient (useless for a first layer, and
     /// about half of the layer's backward work) and returns an empty tensor.
     bool compute_input_gradient = true;
-    /// Bytes of working set per chunk: the batch is processed in chunks of as many whole
-    /// images as fit (at least one), counting each image's im2col rows, output rows and,
-    /// when the input gradient is computed, its `dY W^T` rows. A chunk that stays in cache
-    /// (L2) between the im2col and its matrix products saves trips to memory; 0 puts the
-    /// whole batch in one chunk.
+    /// Bytes of working set per chunk and thread: the batch is processed in chunks of as
+    /// many whole images as fit in `chunk_bytes` times the OpenMP thread count (at least
+    /// one), counting each image's im2col rows, output rows and, when the input gradient is
+    /// computed, its `dY W^T` rows. The threads split a chunk's rows between them, in the
+    /// im2col as in the products, so a chunk whose share stays in each core's cache (L2)
+    /// between the im2col and the products saves trips to memory. 0 puts the whole batch in
+    /// one chunk.
     std::size_t chunk_bytes = std::size_t{3} << 19;
 };
 
@@ -111,6 +113,7 @@ public:
     const tensor<T>& forward(const tensor<T>& x) {
         check_parameters();
         m_geometry = geometry_for(x);
+        m_chunk_images = fit_chunk_images();
         const auto& g = m_geometry;
         m_padded.resize(shape2(x.shape(0), std::size_t(g.padded_image())));
         detail::pad_images(g, x.data(), 0, g.n, m_padded.data());
@@ -173,7 +176,7 @@ public:
     const tensor<T>& bias_gradient() const noexcept { return m_bias_grad; }
     /// @brief Stride, padding and backward options.
     const conv2d_options& options() const noexcept { return m_options; }
-    /// @brief Images per chunk for the input of the last forward (see `chunk_bytes`).
+    /// @brief Images per chunk of the last forward (see `conv2d_options::chunk_bytes`).
     std::size_t images_per_chunk() const noexcept { return chunk_images(); }
 
 private:
@@ -189,13 +192,16 @@ private:
 
     std::size_t patch() const noexcept { return std::size_t(m_geometry.patch()); }
 
-    // Images per chunk: as many as fit in chunk_bytes of working set, at least one.
-    std::size_t chunk_images() const noexcept {
+    // Images per chunk: as many as fit in chunk_bytes of working set per thread, at least
+    // one. Fixed by the last forward, which backward's chunks must match.
+    std::size_t chunk_images() const noexcept { return m_chunk_images; }
+
+    std::size_t fit_chunk_images() const noexcept {
         const auto rows = patch() * (m_options.compute_input_gradient ? 2 : 1) + m_out_channels;
         const auto image = std::size_t(m_geometry.pixels()) * rows * sizeof(T);
         const auto fit = m_options.chunk_bytes == 0 || image == 0
                              ? std::size_t(m_geometry.n)
-                             : m_options.chunk_bytes / image;
+                             : m_options.chunk_bytes * detail::thread_count() / image;
         return std::clamp<std::size_t>(fit, 1, std::max<std::size_t>(1, m_geometry.n));
     }
 
@@ -306,6 +312,7 @@ private:
     typename tensor<T>::shape_type m_input_shape;
     tensor<T> m_padded;      // the last input, zero-padded: [N, (H+2ph) (W+2pw) C_in]
     tensor<T> m_col;         // im2col rows of one chunk, [images*OH*OW, KH*KW*C_in]
+    std::size_t m_chunk_images = 1;   // images per chunk of the last forward
     std::ptrdiff_t m_col_first = -1;  // first image of the chunk m_col holds
     tensor<T> m_output;      // [N, OH, OW, C_out]
     tensor<T> m_dcol;        // dY W^T of one chunk, the shape of m_col
