@@ -120,44 +120,102 @@ std::vector<std::string> layer_names(Net& net) {
     return names;
 }
 
-// Per-layer forward and backward times of one step, in milliseconds.
+// Per-layer forward and backward times of one step, in milliseconds; a layer that shares
+// a pass with a neighbour (see sequential) has its time counted in that neighbour's.
 template <std::size_t Layers>
 struct step_times {
     std::array<double, Layers> forward{};
     std::array<double, Layers> backward{};
+    std::array<bool, Layers> fused_forward{}, fused_backward{};
     double loss = 0, optimizer = 0, total = 0;
 };
 
-template <class Net, std::size_t... I>
+template <class Net, std::size_t I>
+using layer_at = std::remove_cvref_t<decltype(std::declval<Net&>().template get<I>())>;
+
+// Layer I forward as sequential runs it (alone, or into layer I + 1), then the rest.
+template <std::size_t I, class Net, class Times>
+const tensor<float>& timed_forward(Net& net, const tensor<float>& x, Times& t) {
+    if constexpr (I == Net::size) {
+        return x;
+    } else {
+        constexpr bool fused = [] {
+            if constexpr (I + 1 < Net::size) {
+                return nn::detail::fuses_forward<layer_at<Net, I>, layer_at<Net, I + 1>>;
+            } else {
+                return false;
+            }
+        }();
+        const auto start = clock_type::now();
+        if constexpr (fused) {
+            const auto& y = net.template get<I>().forward_into(x, net.template get<I + 1>());
+            t.forward[I] = ms_since(start);
+            t.fused_forward[I + 1] = true;
+            return timed_forward<I + 2>(net, y, t);
+        } else {
+            const auto& y = net.template get<I>().forward(x);
+            t.forward[I] = ms_since(start);
+            return timed_forward<I + 1>(net, y, t);
+        }
+    }
+}
+
+// Layer I backward as sequential runs it (alone, or through layer I - 1), then the rest.
+template <std::size_t I, class Net, class Times>
+void timed_backward(Net& net, const tensor<float>& g, Times& t) {
+    constexpr bool fused = [] {
+        if constexpr (I > 0) {
+            return nn::detail::fuses_backward<layer_at<Net, I - 1>, layer_at<Net, I>>;
+        } else {
+            return false;
+        }
+    }();
+    const auto start = clock_type::now();
+    if constexpr (fused) {
+        const auto& dx = net.template get<I>().backward_into(g, net.template get<I - 1>());
+        t.backward[I] = ms_since(start);
+        t.fused_backward[I - 1] = true;
+        if constexpr (I > 1) {
+            timed_backward<I - 2>(net, dx, t);
+        }
+    } else {
+        const auto& dx = net.template get<I>().backward(g);
+        t.backward[I] = ms_since(start);
+        if constexpr (I > 0) {
+            timed_backward<I - 1>(net, dx, t);
+        }
+    }
+}
+
+// One training step, layer by layer.
+template <class Net>
 step_times<Net::size> timed_step(Net& net, const tensor<float>& x,
                                  const std::vector<std::int32_t>& labels,
                                  nn::softmax_cross_entropy<float>& loss,
-                                 nn::sgd_momentum<float>& opt, std::index_sequence<I...>) {
-    constexpr std::size_t layers = Net::size;
-    step_times<layers> t;
+                                 nn::sgd_momentum<float>& opt) {
+    step_times<Net::size> t;
     const auto step_start = clock_type::now();
-    const tensor<float>* cur = &x;
-    ((t.forward[I] = [&] {
-         const auto start = clock_type::now();
-         cur = &net.template get<I>().forward(*cur);
-         return ms_since(start);
-     }()),
-     ...);
+    const auto& logits = timed_forward<0>(net, x, t);
     auto start = clock_type::now();
-    loss.forward(*cur, labels);
+    loss.forward(logits, labels);
     t.loss = ms_since(start);
-    cur = &loss.gradient();
-    ((t.backward[layers - 1 - I] = [&] {
-         const auto begin = clock_type::now();
-         cur = &net.template get<layers - 1 - I>().backward(*cur);
-         return ms_since(begin);
-     }()),
-     ...);
+    timed_backward<Net::size - 1>(net, loss.gradient(), t);
     start = clock_type::now();
     opt.step(net);
     t.optimizer = ms_since(start);
     t.total = ms_since(step_start);
     return t;
+}
+
+// One training step as a training loop runs it, in milliseconds.
+template <class Net>
+double plain_step(Net& net, const tensor<float>& x, const std::vector<std::int32_t>& labels,
+                  nn::softmax_cross_entropy<float>& loss, nn::sgd_momentum<float>& opt) {
+    const auto start = clock_type::now();
+    loss.forward(net.forward(x), labels);
+    net.backward(loss.gradient());
+    opt.step(net);
+    return ms_since(start);
 }
 
 struct gemm_shape {
@@ -248,13 +306,17 @@ std::string measure(model_kind kind, int iterations) {
         for (auto& l : labels) {
             l = static_cast<std::int32_t>(engine() % 10);
         }
-        std::vector<step_times<layers>> runs;
+        // 3 warm-up steps allocate the buffers; then the plain steps, then the timed ones.
+        std::vector<double> totals;
         for (int it = 0; it < iterations + 3; ++it) {
-            const auto t = timed_step(net, x, labels, loss, opt,
-                                      std::make_index_sequence<layers>{});
+            const double ms = plain_step(net, x, labels, loss, opt);
             if (it >= 3) {
-                runs.push_back(t);
+                totals.push_back(ms);
             }
+        }
+        std::vector<step_times<layers>> runs;
+        for (int it = 0; it < iterations; ++it) {
+            runs.push_back(timed_step(net, x, labels, loss, opt));
         }
         const auto pick = [&](auto field) {
             std::vector<double> v;
@@ -264,19 +326,33 @@ std::string measure(model_kind kind, int iterations) {
             return v;
         };
         const auto names = layer_names(net);
-        std::printf("\nmodel %s\n%-8s %10s %10s   (median %s ms over %d steps)\n",
+        std::printf("\nmodel %s\n%-8s %10s %10s   (median %s ms over %d steps; \"fused\": "
+                    "counted in the neighbour's time)\n",
                     std::string(paper::model_name(kind)).c_str(), "layer", "forward",
                     "backward", use_cpu_time ? "CPU" : "wall", iterations);
+        const auto cell = [](bool fused, double ms) {
+            char text[32];
+            if (fused) {
+                std::snprintf(text, sizeof text, "%10s", "fused");
+            } else {
+                std::snprintf(text, sizeof text, "%10.2f", ms);
+            }
+            return std::string(text);
+        };
         for (std::size_t l = 0; l < layers; ++l) {
-            std::printf("%-8s %10.2f %10.2f\n", names[l].c_str(),
-                        median(pick([&](const auto& r) { return r.forward[l]; })),
-                        median(pick([&](const auto& r) { return r.backward[l]; })));
+            std::printf("%-8s %s %s\n", names[l].c_str(),
+                        cell(runs[0].fused_forward[l],
+                             median(pick([&](const auto& r) { return r.forward[l]; })))
+                            .c_str(),
+                        cell(runs[0].fused_backward[l],
+                             median(pick([&](const auto& r) { return r.backward[l]; })))
+                            .c_str());
         }
-        const auto totals = pick([](const auto& r) { return r.total; });
         const double step = median(totals);
         const double sgd = median(pick([](const auto& r) { return r.optimizer; }));
-        std::printf("loss %.2f ms, optimizer %.2f ms\n",
-                    median(pick([](const auto& r) { return r.loss; })), sgd);
+        std::printf("loss %.2f ms, optimizer %.2f ms, layer-by-layer step %.1f ms\n",
+                    median(pick([](const auto& r) { return r.loss; })), sgd,
+                    median(pick([](const auto& r) { return r.total; })));
         std::printf("training step (forward + loss + backward + sgd): %.1f ms median, "
                     "%.1f min\n",
                     step, *std::min_element(totals.begin(), totals.end()));

@@ -4,6 +4,7 @@
 /// @brief 2-D convolution of NHWC images, computed as im2col followed by one matrix product.
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <string>
 
@@ -111,26 +112,39 @@ public:
     /// `invalid_argument` for another rank or channel count, an input smaller than the
     /// kernel even after padding, or parameters reshaped since construction.
     const tensor<T>& forward(const tensor<T>& x) {
-        check_parameters();
-        m_geometry = geometry_for(x);
-        m_chunk_images = fit_chunk_images();
-        const auto& g = m_geometry;
-        m_padded.resize(shape2(x.shape(0), std::size_t(g.padded_image())));
-        detail::pad_images(g, x.data(), 0, g.n, m_padded.data());
-        m_output.resize(typename tensor<T>::shape_type{x.shape(0), std::size_t(g.oh),
-                                                       std::size_t(g.ow), m_out_channels});
-        m_col.resize(shape2(chunk_images() * std::size_t(g.pixels()), patch()));
-        for (std::ptrdiff_t first = 0; first < g.n; first += std::ptrdiff_t(chunk_images())) {
-            forward_chunk(first, std::min(g.n, first + std::ptrdiff_t(chunk_images())));
-        }
+        start_forward(x);
+        m_output.resize(m_output_shape);
+        for_each_chunk([&](std::ptrdiff_t first, std::ptrdiff_t last) {
+            forward_chunk(first, last, output_rows(m_output.data(), first));
+        });
         return m_output;
+    }
+
+    /// @brief `next.forward(forward(x))` for the element-wise layer `next` behind (a `relu`;
+    /// `sequential` makes the call), with each chunk of this layer's output handed to
+    /// `next.forward_part` while it is in cache. This layer's own output is then not kept;
+    /// the result, `next`'s output, is bit for bit that of the separate calls. Throws as
+    /// `forward` does.
+    template <piecewise_input Next>
+        requires std::same_as<typename Next::value_type, T>
+    const tensor<T>& forward_into(const tensor<T>& x, Next& next) {
+        start_forward(x);
+        next.start_forward(m_output_shape);
+        m_chunk_output.resize(shape2(chunk_images() * std::size_t(m_geometry.pixels()),
+                                     m_out_channels));
+        for_each_chunk([&](std::ptrdiff_t first, std::ptrdiff_t last) {
+            forward_chunk(first, last, m_chunk_output.data());
+            next.forward_part(m_chunk_output.data(), output_rows(std::size_t{0}, first),
+                              rows_of(first, last) * m_out_channels);
+        });
+        return next.output();
     }
 
     /// @brief Input gradient for output gradient `g` (shape of the last output), or an
     /// empty tensor when `compute_input_gradient` is false. Overwrites the weight and bias
     /// gradients. Throws `invalid_argument` if `g` has another shape.
     const tensor<T>& backward(const tensor<T>& g) {
-        detail::require_same_shape(g, m_output, "conv2d");
+        detail::require_shape(g, m_output_shape, "conv2d");
         m_weight_grad.resize(m_weight.shape());  // in case a caller reshaped them
         m_bias_grad.resize(m_bias.shape());
         std::fill_n(m_bias_grad.data(), m_bias_grad.size(), T{0});
@@ -210,16 +224,37 @@ private:
         return std::size_t((last - first) * m_geometry.pixels());
     }
 
+    // Output rows of images from `first` on, as a pointer (or an offset from 0).
     template <class P>
-    P* output_rows(P* y, std::ptrdiff_t first) const noexcept {
+    P output_rows(P y, std::ptrdiff_t first) const noexcept {
         return y + std::size_t(first * m_geometry.pixels()) * m_out_channels;
     }
 
-    // y = col * W + b for images [first, last); the bias goes in first so that the
-    // product adds onto it (beta = 1) instead of BLAS zero-filling the rows (beta = 0).
-    void forward_chunk(std::ptrdiff_t first, std::ptrdiff_t last) {
+    // Checks and pads x and fixes the geometry and chunking of this forward.
+    void start_forward(const tensor<T>& x) {
+        check_parameters();
+        m_geometry = geometry_for(x);
+        m_chunk_images = fit_chunk_images();
+        const auto& g = m_geometry;
+        m_padded.resize(shape2(x.shape(0), std::size_t(g.padded_image())));
+        detail::pad_images(g, x.data(), 0, g.n, m_padded.data());
+        m_output_shape = {x.shape(0), std::size_t(g.oh), std::size_t(g.ow), m_out_channels};
+        m_col.resize(shape2(chunk_images() * std::size_t(g.pixels()), patch()));
+    }
+
+    // Calls f(first, last) for the chunks of images of the last forward, in order.
+    template <class F>
+    void for_each_chunk(F&& f) const {
+        const auto step = std::ptrdiff_t(chunk_images());
+        for (std::ptrdiff_t first = 0; first < m_geometry.n; first += step) {
+            f(first, std::min(m_geometry.n, first + step));
+        }
+    }
+
+    // y = col * W + b for images [first, last) into the rows at y; the bias goes in first
+    // so that the product adds onto it (beta = 1) instead of BLAS zero-filling the rows.
+    void forward_chunk(std::ptrdiff_t first, std::ptrdiff_t last, T* y) {
         const auto rows = rows_of(first, last);
-        T* y = output_rows(m_output.data(), first);
         detail::im2col(m_geometry, m_padded.data(), first, last, m_col.data());
         m_col_first = first;
         detail::fill_rows(y, rows, m_bias.data(), m_out_channels);
@@ -314,7 +349,9 @@ private:
     tensor<T> m_col;         // im2col rows of one chunk, [images*OH*OW, KH*KW*C_in]
     std::size_t m_chunk_images = 1;   // images per chunk of the last forward
     std::ptrdiff_t m_col_first = -1;  // first image of the chunk m_col holds
-    tensor<T> m_output;      // [N, OH, OW, C_out]
+    typename tensor<T>::shape_type m_output_shape;  // of the last forward
+    tensor<T> m_output;        // [N, OH, OW, C_out], from forward (not forward_into)
+    tensor<T> m_chunk_output;  // one chunk of output rows, for forward_into
     tensor<T> m_dcol;        // dY W^T of one chunk, the shape of m_col
     tensor<T> m_staging;     // col2im rows of one chunk, [images*H, (W+2pw) C_in]
     tensor<T> m_input_grad;  // [N, H, W, C_in]
