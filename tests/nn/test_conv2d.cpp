@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "poisson/errors.hpp"
@@ -211,4 +212,83 @@ TEST_CASE("conv2d: finite differences agree with backward") {
         CAPTURE(report.summary());
         CHECK(report.worst_error() < 1e-6);
     }
+}
+
+TEST_CASE_TEMPLATE("conv2d: chunks of images give the naive results at every chunk boundary", T,
+                   float, double) {
+    // Working-set bytes of one image of each case (im2col, output and dY W^T rows); chunks
+    // of 1, 2 and 3 images over a batch of 5 leave a last chunk of 1, 1 and 2 images, a
+    // single byte still makes chunks of one, and 0 puts the batch in one chunk.
+    const std::vector<conv_case> shapes = {
+        {"5x5 same, 1 channel", 5, 6, 7, 1, 3, 5, 5, {.pad_h = 2, .pad_w = 2}},
+        {"3x3 stride 2, 4 channels", 5, 7, 6, 4, 3, 3, 3,
+         {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}},
+        {"3x2 stride (1,2), no padding", 5, 5, 7, 3, 2, 3, 2, {.stride_w = 2}},
+    };
+    std::uint64_t seed = 300;
+    for (const auto& base : shapes) {
+        const std::size_t oh = (base.h + 2 * base.options.pad_h - base.kh) /
+                               base.options.stride_h + 1;
+        const std::size_t ow = (base.w + 2 * base.options.pad_w - base.kw) /
+                               base.options.stride_w + 1;
+        const std::size_t patch = base.kh * base.kw * base.c_in;
+        const std::size_t image = oh * ow * (2 * patch + base.c_out) * sizeof(T);
+        const auto x = random_tensor<double>({base.n, base.h, base.w, base.c_in}, ++seed);
+        const auto w = random_tensor<double>({base.kh, base.kw, base.c_in, base.c_out}, ++seed);
+        const auto b = random_tensor<double>({base.c_out}, ++seed);
+        // chunk_bytes counts per thread.
+        const auto threads = poisson::nn::detail::thread_count();
+        const auto per_thread = [&](std::size_t images) {
+            return (images * image + threads - 1) / threads;
+        };
+        const std::vector<std::pair<std::size_t, std::size_t>> chunks = {
+            {per_thread(1), 1}, {per_thread(2), 2}, {per_thread(3), 3}, {1, 1}, {0, base.n}};
+        for (const auto& [bytes, images] : chunks) {
+            CAPTURE(std::string(base.name));
+            CAPTURE(bytes);
+            conv_case k = base;
+            k.options.chunk_bytes = bytes;
+            auto conv = make_conv<T>(k, w, b);
+            const tensor<T> y = conv.forward(xt::cast<T>(x));
+            CHECK(conv.images_per_chunk() == images);
+            const auto g = random_tensor<double>(y.shape(), seed + 50);
+            const tensor<T> dx = conv.backward(xt::cast<T>(g));
+            const auto ref = naive_conv(k, x, w, b, g);
+            CHECK(max_abs_diff(y, ref.y) <= tolerance<T>() * (1 + max_abs(ref.y)));
+            CHECK(max_abs_diff(dx, ref.dx) <= tolerance<T>() * (1 + max_abs(ref.dx)));
+            CHECK(max_abs_diff(conv.weight_gradient(), ref.dw) <=
+                  tolerance<T>() * (1 + max_abs(ref.dw)));
+            CHECK(max_abs_diff(conv.bias_gradient(), ref.db) <=
+                  tolerance<T>() * (1 + max_abs(ref.db)));
+            // A second backward after the same forward rebuilds the chunks it needs.
+            const tensor<T> again = conv.backward(xt::cast<T>(g));
+            CHECK(max_abs_diff(again, dx) == 0.0);
+        }
+    }
+}
+
+TEST_CASE("conv2d: finite differences agree with backward across chunks") {
+    // Two images per chunk: 5x4 pixels of 2 * 18 + 3 values each, counted per thread.
+    const auto threads = poisson::nn::detail::thread_count();
+    const std::size_t bytes = (2 * 5 * 4 * 39 * sizeof(double) + threads - 1) / threads;
+    const conv_case k{"chunked", 3, 5, 4, 2, 3, 3, 3,
+                      {.pad_h = 1, .pad_w = 1, .chunk_bytes = bytes}};
+    auto conv = make_conv<double>(k, random_tensor<double>({3, 3, 2, 3}, 11),
+                                  random_tensor<double>({3}, 12));
+    const auto report =
+        poisson::testing::check_layer_gradients(conv, random_tensor<double>({3, 5, 4, 2}, 13));
+    CHECK(conv.images_per_chunk() == 2);
+    CAPTURE(report.summary());
+    CHECK(report.worst_error() < 1e-6);
+}
+
+TEST_CASE("conv2d: an empty batch gives empty outputs and zero parameter gradients") {
+    auto conv = conv2d<float>::same(2, 3, 3, 3);
+    conv.weight().fill(1.0f);
+    const auto& y = conv.forward(tensor<float>::from_shape({0, 4, 4, 2}));
+    CHECK(y.shape() == tensor<float>::shape_type{0, 4, 4, 3});
+    const auto& dx = conv.backward(tensor<float>::from_shape({0, 4, 4, 3}));
+    CHECK(dx.shape() == tensor<float>::shape_type{0, 4, 4, 2});
+    CHECK(max_abs(conv.weight_gradient()) == 0.0);
+    CHECK(max_abs(conv.bias_gradient()) == 0.0);
 }

@@ -4,6 +4,7 @@
 /// @brief 2-D convolution of NHWC images, computed as im2col followed by one matrix product.
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <string>
 
@@ -11,7 +12,7 @@
 
 #include "poisson/errors.hpp"
 #include "poisson/nn/detail/blas.hpp"
-#include "poisson/nn/detail/parallel.hpp"
+#include "poisson/nn/detail/im2col.hpp"
 #include "poisson/nn/detail/rows.hpp"
 #include "poisson/nn/detail/shape.hpp"
 #include "poisson/nn/layer.hpp"
@@ -27,78 +28,16 @@ struct conv2d_options {
     /// When false, `backward` skips the input gradient (useless for a first layer, and
     /// about half of the layer's backward work) and returns an empty tensor.
     bool compute_input_gradient = true;
+    /// Bytes of working set per chunk and thread: the batch is processed in chunks of as
+    /// many whole images as fit in `chunk_bytes` times the OpenMP thread count (at least
+    /// one), counting each image's im2col rows, output rows and, when the input gradient is
+    /// computed, its `dY W^T` rows. The threads split a chunk's rows between them, in the
+    /// im2col as in the products, so a chunk whose share stays in each core's cache (L2)
+    /// between the im2col and the products saves trips to memory. 0 puts the whole batch in
+    /// one chunk.
+    std::size_t chunk_bytes = std::size_t{3} << 19;
 };
 
-namespace detail {
-
-/// @brief Sizes of one convolution call, signed so that padded coordinates can go negative.
-struct conv_geometry {
-    std::ptrdiff_t n = 0, h = 0, w = 0, c = 0;  ///< input batch, height, width, channels
-    std::ptrdiff_t oh = 0, ow = 0;              ///< output height and width
-    std::ptrdiff_t kh = 0, kw = 0;              ///< kernel height and width
-    std::ptrdiff_t sh = 1, sw = 1, ph = 0, pw = 0;  ///< strides and zero paddings
-
-    /// @brief Length of one im2col row: a `kh x kw x c` patch.
-    std::ptrdiff_t patch() const noexcept { return kh * kw * c; }
-};
-
-/// @brief The kernel taps `[begin, end)` whose input coordinate `start + tap` lies in
-/// `[0, size)`; the others read zero padding.
-struct tap_range {
-    std::ptrdiff_t begin;  ///< first valid tap
-    std::ptrdiff_t end;    ///< one past the last valid tap
-};
-
-/// @brief Computes the `tap_range` for a window of `taps` taps starting at `start`.
-inline tap_range valid_taps(std::ptrdiff_t start, std::ptrdiff_t taps, std::ptrdiff_t size) {
-    const auto begin = std::clamp<std::ptrdiff_t>(-start, 0, taps);
-    return {begin, std::clamp<std::ptrdiff_t>(size - start, begin, taps)};
-}
-
-/// @brief Copies the patch of output pixel (oh, ow) from one NHWC `image` into the im2col
-/// row `row`, as `kh` runs of `kw * c` values; padded positions become zero.
-///
-/// Along one kernel row the valid taps are adjacent input pixels, so each run is a single
-/// contiguous copy of `valid_kw * c` values.
-template <class T>
-void im2col_pixel(const conv_geometry& g, const T* image, std::ptrdiff_t oh, std::ptrdiff_t ow,
-                  T* row) {
-    const auto top = oh * g.sh - g.ph;
-    const auto left = ow * g.sw - g.pw;
-    const auto rows = valid_taps(top, g.kh, g.h);
-    const auto cols = valid_taps(left, g.kw, g.w);
-    const auto run = g.kw * g.c;
-    std::fill_n(row, rows.begin * run, T{0});
-    for (auto r = rows.begin; r < rows.end; ++r) {
-        T* dst = row + r * run;
-        const T* src = image + ((top + r) * g.w + left + cols.begin) * g.c;
-        std::fill_n(dst, cols.begin * g.c, T{0});
-        std::copy_n(src, (cols.end - cols.begin) * g.c, dst + cols.begin * g.c);
-        std::fill_n(dst + cols.end * g.c, (g.kw - cols.end) * g.c, T{0});
-    }
-    std::fill_n(row + rows.end * run, (g.kh - rows.end) * run, T{0});
-}
-
-/// @brief Adds the im2col row `row` of output pixel (oh, ow) back onto the pixels of
-/// `image` it was copied from (the adjoint of `im2col_pixel`); padding is dropped.
-template <class T>
-void col2im_pixel(const conv_geometry& g, const T* row, std::ptrdiff_t oh, std::ptrdiff_t ow,
-                  T* image) {
-    const auto top = oh * g.sh - g.ph;
-    const auto left = ow * g.sw - g.pw;
-    const auto rows = valid_taps(top, g.kh, g.h);
-    const auto cols = valid_taps(left, g.kw, g.w);
-    const auto count = (cols.end - cols.begin) * g.c;
-    for (auto r = rows.begin; r < rows.end; ++r) {
-        const T* src = row + (r * g.kw + cols.begin) * g.c;
-        T* dst = image + ((top + r) * g.w + left + cols.begin) * g.c;
-        for (std::ptrdiff_t i = 0; i < count; ++i) {
-            dst[i] += src[i];
-        }
-    }
-}
-
-}  // namespace detail
 
 /// @brief 2-D convolution (cross-correlation, as in every deep-learning library) of NHWC
 /// images with zero padding and a general stride.
@@ -108,14 +47,20 @@ void col2im_pixel(const conv_geometry& g, const T* row, std::ptrdiff_t oh, std::
 ///
 ///     y[n, i, j, o] = b[o] + sum_{u, v, c} x[n, i*sh + u - ph, j*sw + v - pw, c] * w[u, v, c, o]
 ///
-/// where x is zero outside the image. Forward builds the im2col matrix `col`
-/// `[N*OH*OW, KH*KW*C_in]` (one row per output pixel; the weight layout makes each row's
-/// `(u, v, c)` order match the weights' memory order) and computes `y = col * W + b` with
-/// one BLAS gemm for the whole batch. Backward: `dW = col^T dY`, `db = sum over pixels of
-/// dY`, `dX = col2im(dY W^T)`.
+/// where x is zero outside the image. Forward copies `x` into a zero-padded batch and
+/// builds the im2col matrix `col` (one row per output pixel, `KH*KW*C_in` values; the weight
+/// layout makes each row's `(u, v, c)` order match the weights' memory order), then computes
+/// `y = col * W + b` with BLAS gemm. Backward: `dW = col^T dY`, `db = sum over pixels of dY`,
+/// `dX = col2im(dY W^T)`.
 ///
-/// Parameters start at zero: initialise them with `init.hpp`. The im2col buffer is kept
-/// between calls; it is the layer's largest memory cost.
+/// The batch goes through in chunks of whole images (`conv2d_options::chunk_bytes`): the
+/// output rows of a chunk are contiguous in NHWC, so each chunk is still one large product,
+/// and its im2col rows stay in cache between being written and being read. Backward
+/// rebuilds each chunk's rows from the padded input (cheaper than keeping the whole `col`
+/// in memory), accumulates `dW` over the chunks, and folds each chunk's `dY W^T` back into
+/// `dX` right after its product.
+///
+/// Parameters start at zero: initialise them with `init.hpp`.
 ///
 /// Threads: im2col and col2im run on OpenMP threads, the products on the BLAS's own. With
 /// a pthread build of OpenBLAS, set `OMP_WAIT_POLICY=passive` so that idle OpenMP threads
@@ -145,7 +90,7 @@ public:
         m_weight_grad = m_weight;
         m_bias = xt::zeros<T>({out_channels});
         m_bias_grad = m_bias;
-        m_input_grad = tensor<T>::from_shape({0});
+        m_empty = tensor<T>::from_shape({0});
     }
 
     /// @brief A convolution with "same" zero padding `((KH-1)/2, (KW-1)/2)`: the output is
@@ -167,45 +112,60 @@ public:
     /// `invalid_argument` for another rank or channel count, an input smaller than the
     /// kernel even after padding, or parameters reshaped since construction.
     const tensor<T>& forward(const tensor<T>& x) {
-        check_parameters();
-        m_geometry = geometry_for(x);
-        const auto pixels = output_pixels();
-        const auto patch = static_cast<std::size_t>(m_geometry.patch());
-        m_col.resize(shape2(pixels, patch));
-        im2col(x.data());
-        m_output.resize(typename tensor<T>::shape_type{x.shape(0), std::size_t(m_geometry.oh),
-                                                       std::size_t(m_geometry.ow),
-                                                       m_out_channels});
-        detail::fill_rows(m_output.data(), pixels, m_bias.data(), m_out_channels);
-        detail::gemm(T{1}, {m_col.data(), pixels, patch}, detail::op::none,
-                     {m_weight.data(), patch, m_out_channels}, detail::op::none, T{1},
-                     {m_output.data(), pixels, m_out_channels}, "conv2d");
+        start_forward(x);
+        m_output.resize(m_output_shape);
+        for_each_chunk([&](std::ptrdiff_t first, std::ptrdiff_t last) {
+            forward_chunk(first, last, output_rows(m_output.data(), first));
+        });
         return m_output;
+    }
+
+    /// @brief `next.forward(forward(x))` for the element-wise layer `next` behind (a `relu`;
+    /// `sequential` makes the call), with each chunk of this layer's output handed to
+    /// `next.forward_part` while it is in cache. This layer's own output is then not kept;
+    /// the result, `next`'s output, is bit for bit that of the separate calls. Throws as
+    /// `forward` does.
+    template <piecewise_input Next>
+        requires std::same_as<typename Next::value_type, T>
+    const tensor<T>& forward_into(const tensor<T>& x, Next& next) {
+        start_forward(x);
+        next.start_forward(m_output_shape);
+        m_chunk_output.resize(shape2(chunk_images() * std::size_t(m_geometry.pixels()),
+                                     m_out_channels));
+        for_each_chunk([&](std::ptrdiff_t first, std::ptrdiff_t last) {
+            forward_chunk(first, last, m_chunk_output.data());
+            next.forward_part(m_chunk_output.data(), output_rows(std::size_t{0}, first),
+                              rows_of(first, last) * m_out_channels);
+        });
+        return next.output();
     }
 
     /// @brief Input gradient for output gradient `g` (shape of the last output), or an
     /// empty tensor when `compute_input_gradient` is false. Overwrites the weight and bias
     /// gradients. Throws `invalid_argument` if `g` has another shape.
     const tensor<T>& backward(const tensor<T>& g) {
-        detail::require_same_shape(g, m_output, "conv2d");
-        const auto pixels = output_pixels();
-        const auto patch = static_cast<std::size_t>(m_geometry.patch());
+        detail::require_shape(g, m_output_shape, "conv2d");
         m_weight_grad.resize(m_weight.shape());  // in case a caller reshaped them
         m_bias_grad.resize(m_bias.shape());
-        detail::gemm(T{1}, {m_col.data(), pixels, patch}, detail::op::transpose,
-                     {g.data(), pixels, m_out_channels}, detail::op::none, T{0},
-                     {m_weight_grad.data(), patch, m_out_channels}, "conv2d");
-        detail::column_sums(g.data(), pixels, m_out_channels, m_bias_grad.data());
-        if (!m_options.compute_input_gradient) {
-            return m_input_grad;
+        std::fill_n(m_bias_grad.data(), m_bias_grad.size(), T{0});
+        const bool input_gradient = m_options.compute_input_gradient;
+        if (input_gradient) {
+            m_input_grad.resize(m_input_shape);
+            m_dcol.resize(m_col.shape());
+            m_staging.resize(shape2(chunk_images() * std::size_t(m_geometry.h),
+                                    std::size_t(m_geometry.padded_w() * m_geometry.c)));
         }
-        m_dcol.resize(shape2(pixels, patch));
-        detail::gemm(T{1}, {g.data(), pixels, m_out_channels}, detail::op::none,
-                     {m_weight.data(), patch, m_out_channels}, detail::op::transpose, T{0},
-                     {m_dcol.data(), pixels, patch}, "conv2d");
-        m_input_grad.resize(m_input_shape);
-        col2im(m_input_grad.data());
-        return m_input_grad;
+        // Last chunk first: forward left its im2col rows in the workspace.
+        const auto step = std::ptrdiff_t(chunk_images());
+        const auto chunks = (m_geometry.n + step - 1) / step;
+        if (chunks == 0) {
+            std::fill_n(m_weight_grad.data(), m_weight_grad.size(), T{0});
+        }
+        for (auto k = chunks - 1; k >= 0; --k) {
+            backward_chunk(g.data(), k * step, std::min(m_geometry.n, (k + 1) * step),
+                           k == chunks - 1);
+        }
+        return input_gradient ? m_input_grad : m_empty;
     }
 
     /// @brief Calls `visit(name, value, gradient)` for "weight" `[KH, KW, C_in, C_out]`, then
@@ -230,6 +190,8 @@ public:
     const tensor<T>& bias_gradient() const noexcept { return m_bias_grad; }
     /// @brief Stride, padding and backward options.
     const conv2d_options& options() const noexcept { return m_options; }
+    /// @brief Images per chunk of the last forward (see `conv2d_options::chunk_bytes`).
+    std::size_t images_per_chunk() const noexcept { return chunk_images(); }
 
 private:
     static void check_positive(std::size_t value, const char* name) {
@@ -242,8 +204,86 @@ private:
         return {rows, cols};
     }
 
-    std::size_t output_pixels() const noexcept {
-        return static_cast<std::size_t>(m_geometry.n * m_geometry.oh * m_geometry.ow);
+    std::size_t patch() const noexcept { return std::size_t(m_geometry.patch()); }
+
+    // Images per chunk: as many as fit in chunk_bytes of working set per thread, at least
+    // one. Fixed by the last forward, which backward's chunks must match.
+    std::size_t chunk_images() const noexcept { return m_chunk_images; }
+
+    std::size_t fit_chunk_images() const noexcept {
+        const auto rows = patch() * (m_options.compute_input_gradient ? 2 : 1) + m_out_channels;
+        const auto image = std::size_t(m_geometry.pixels()) * rows * sizeof(T);
+        const auto fit = m_options.chunk_bytes == 0 || image == 0
+                             ? std::size_t(m_geometry.n)
+                             : m_options.chunk_bytes * detail::thread_count() / image;
+        return std::clamp<std::size_t>(fit, 1, std::max<std::size_t>(1, m_geometry.n));
+    }
+
+    // Output rows of images [first, last): row-major, so one contiguous block.
+    std::size_t rows_of(std::ptrdiff_t first, std::ptrdiff_t last) const noexcept {
+        return std::size_t((last - first) * m_geometry.pixels());
+    }
+
+    // Output rows of images from `first` on, as a pointer (or an offset from 0).
+    template <class P>
+    P output_rows(P y, std::ptrdiff_t first) const noexcept {
+        return y + std::size_t(first * m_geometry.pixels()) * m_out_channels;
+    }
+
+    // Checks and pads x and fixes the geometry and chunking of this forward.
+    void start_forward(const tensor<T>& x) {
+        check_parameters();
+        m_geometry = geometry_for(x);
+        m_chunk_images = fit_chunk_images();
+        const auto& g = m_geometry;
+        m_padded.resize(shape2(x.shape(0), std::size_t(g.padded_image())));
+        detail::pad_images(g, x.data(), 0, g.n, m_padded.data());
+        m_output_shape = {x.shape(0), std::size_t(g.oh), std::size_t(g.ow), m_out_channels};
+        m_col.resize(shape2(chunk_images() * std::size_t(g.pixels()), patch()));
+    }
+
+    // Calls f(first, last) for the chunks of images of the last forward, in order.
+    template <class F>
+    void for_each_chunk(F&& f) const {
+        const auto step = std::ptrdiff_t(chunk_images());
+        for (std::ptrdiff_t first = 0; first < m_geometry.n; first += step) {
+            f(first, std::min(m_geometry.n, first + step));
+        }
+    }
+
+    // y = col * W + b for images [first, last) into the rows at y; the bias goes in first
+    // so that the product adds onto it (beta = 1) instead of BLAS zero-filling the rows.
+    void forward_chunk(std::ptrdiff_t first, std::ptrdiff_t last, T* y) {
+        const auto rows = rows_of(first, last);
+        detail::im2col(m_geometry, m_padded.data(), first, last, m_col.data());
+        m_col_first = first;
+        detail::fill_rows(y, rows, m_bias.data(), m_out_channels);
+        detail::gemm(T{1}, {m_col.data(), rows, patch()}, detail::op::none,
+                     {m_weight.data(), patch(), m_out_channels}, detail::op::none, T{1},
+                     {y, rows, m_out_channels}, "conv2d");
+    }
+
+    // dW (+)= col^T dY, db += column sums of dY, and dX of images [first, last).
+    void backward_chunk(const T* dy_all, std::ptrdiff_t first, std::ptrdiff_t last,
+                        bool overwrite) {
+        const auto rows = rows_of(first, last);
+        const T* dy = output_rows(dy_all, first);
+        if (m_col_first != first) {
+            detail::im2col(m_geometry, m_padded.data(), first, last, m_col.data());
+            m_col_first = first;
+        }
+        detail::gemm(T{1}, {m_col.data(), rows, patch()}, detail::op::transpose,
+                     {dy, rows, m_out_channels}, detail::op::none, overwrite ? T{0} : T{1},
+                     {m_weight_grad.data(), patch(), m_out_channels}, "conv2d");
+        detail::add_column_sums(dy, rows, m_out_channels, m_bias_grad.data());
+        if (!m_options.compute_input_gradient) {
+            return;
+        }
+        detail::gemm(T{1}, {dy, rows, m_out_channels}, detail::op::none,
+                     {m_weight.data(), patch(), m_out_channels}, detail::op::transpose, T{0},
+                     {m_dcol.data(), rows, patch()}, "conv2d");
+        detail::col2im(m_geometry, m_dcol.data(), first, last, m_staging.data(),
+                       m_input_grad.data());
     }
 
     // The parameters are reachable by reference; the gemm calls trust their shapes.
@@ -294,42 +334,6 @@ private:
         return g;
     }
 
-    // Every (image, output row) pair writes its own rows of col, so both loops split freely.
-    void im2col(const T* x) {
-        const auto& g = m_geometry;
-        T* col = m_col.data();
-#pragma omp parallel for collapse(2) schedule(static) \
-    if (m_col.size() >= detail::parallel_threshold)
-        for (std::ptrdiff_t n = 0; n < g.n; ++n) {
-            for (std::ptrdiff_t oh = 0; oh < g.oh; ++oh) {
-                const T* image = x + n * g.h * g.w * g.c;
-                for (std::ptrdiff_t ow = 0; ow < g.ow; ++ow) {
-                    T* row = col + ((n * g.oh + oh) * g.ow + ow) * g.patch();
-                    detail::im2col_pixel(g, image, oh, ow, row);
-                }
-            }
-        }
-    }
-
-    // Overlapping patches add into the same input pixels: split over images only.
-    void col2im(T* dx) const {
-        const auto& g = m_geometry;
-        const T* dcol = m_dcol.data();
-        const auto image_size = g.h * g.w * g.c;
-#pragma omp parallel for schedule(static) \
-    if (m_dcol.size() >= detail::parallel_threshold)
-        for (std::ptrdiff_t n = 0; n < g.n; ++n) {
-            T* image = dx + n * image_size;
-            std::fill_n(image, image_size, T{0});
-            for (std::ptrdiff_t oh = 0; oh < g.oh; ++oh) {
-                for (std::ptrdiff_t ow = 0; ow < g.ow; ++ow) {
-                    const T* row = dcol + ((n * g.oh + oh) * g.ow + ow) * g.patch();
-                    detail::col2im_pixel(g, row, oh, ow, image);
-                }
-            }
-        }
-    }
-
     std::size_t m_in_channels;
     std::size_t m_out_channels;
     std::size_t m_kernel_h;
@@ -341,10 +345,17 @@ private:
     tensor<T> m_bias_grad;
     detail::conv_geometry m_geometry;
     typename tensor<T>::shape_type m_input_shape;
-    tensor<T> m_col;         // im2col of the last input, [N*OH*OW, KH*KW*C_in]
-    tensor<T> m_output;      // [N, OH, OW, C_out]
-    tensor<T> m_dcol;        // dY W^T, same shape as m_col
-    tensor<T> m_input_grad;  // [N, H, W, C_in], or empty when not computed
+    tensor<T> m_padded;      // the last input, zero-padded: [N, (H+2ph) (W+2pw) C_in]
+    tensor<T> m_col;         // im2col rows of one chunk, [images*OH*OW, KH*KW*C_in]
+    std::size_t m_chunk_images = 1;   // images per chunk of the last forward
+    std::ptrdiff_t m_col_first = -1;  // first image of the chunk m_col holds
+    typename tensor<T>::shape_type m_output_shape;  // of the last forward
+    tensor<T> m_output;        // [N, OH, OW, C_out], from forward (not forward_into)
+    tensor<T> m_chunk_output;  // one chunk of output rows, for forward_into
+    tensor<T> m_dcol;        // dY W^T of one chunk, the shape of m_col
+    tensor<T> m_staging;     // col2im rows of one chunk, [images*H, (W+2pw) C_in]
+    tensor<T> m_input_grad;  // [N, H, W, C_in]
+    tensor<T> m_empty;       // what backward returns without an input gradient
 };
 
 }  // namespace poisson::nn

@@ -4,6 +4,7 @@
 /// @brief Max pooling of NHWC images over a general window and stride.
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -78,22 +79,30 @@ public:
     const tensor<T>& backward(const tensor<T>& g) {
         detail::require_same_shape(g, m_output, "max_pool2d");
         m_input_grad.resize(m_input_shape);
-        const auto& s = m_input_shape;
-        const std::size_t image = s[1] * s[2] * s[3];
-        const std::size_t outputs = m_output.shape(1) * m_output.shape(2) * s[3];
-        // Windows of one image may overlap, so threads split over images only.
-#pragma omp parallel for schedule(static) \
-    if (m_input_grad.size() >= detail::parallel_threshold)
-        for (std::size_t b = 0; b < s[0]; ++b) {
-            T* dx = m_input_grad.data() + b * image;
-            const T* gb = g.data() + b * outputs;
-            const std::int32_t* arg = m_argmax.data() + b * outputs;
-            std::fill_n(dx, image, T{0});
-            for (std::size_t k = 0; k < outputs; ++k) {
-                dx[arg[k]] += gb[k];
-            }
-        }
+        scatter(g.data(), m_input_grad.data(), [](T) { return true; });
         return m_input_grad;
+    }
+
+    /// @brief Fused backward through the element-wise layer `prev` in front (a `relu`, whose
+    /// output this layer pooled; `sequential` makes the call): the gradient with respect to
+    /// `prev`'s input, written into `prev.input_gradient_buffer()` and returned.
+    ///
+    /// Each output's gradient goes to its maximum only where `Prev::passes(y)` for the
+    /// output value `y`, which is `prev`'s output there; so the result is bit for bit
+    /// `prev.backward(backward(g))` in one pass instead of three. Throws `invalid_argument`
+    /// if `g` is not the output shape or `prev`'s output was not this layer's input shape.
+    template <output_masked Prev>
+        requires std::same_as<typename Prev::value_type, T>
+    const tensor<T>& backward_into(const tensor<T>& g, Prev& prev) {
+        detail::require_same_shape(g, m_output, "max_pool2d");
+        tensor<T>& dx = prev.input_gradient_buffer();
+        if (dx.shape() != m_input_shape) {
+            throw invalid_argument("max_pool2d: the layer in front has output shape " +
+                                   detail::shape_string(dx.shape()) + ", the last input was " +
+                                   detail::shape_string(m_input_shape));
+        }
+        scatter(g.data(), dx.data(), [](T y) { return Prev::passes(y); });
+        return dx;
     }
 
     /// @brief Window and stride.
@@ -123,6 +132,26 @@ private:
             throw invalid_argument("max_pool2d: input has shape " +
                                    detail::shape_string(x.shape()) +
                                    ", an image has too many values for int32 positions");
+        }
+    }
+
+    // dx = 0, then each output's gradient added at its maximum where passes(output).
+    // Windows of one image may overlap, so threads split over images only.
+    template <class Passes>
+    void scatter(const T* g, T* dx, Passes passes) const {
+        const auto& s = m_input_shape;
+        const std::size_t image = s[1] * s[2] * s[3];
+        const std::size_t outputs = m_output.shape(1) * m_output.shape(2) * s[3];
+#pragma omp parallel for schedule(static) if (s[0] * image >= detail::parallel_threshold)
+        for (std::size_t b = 0; b < s[0]; ++b) {
+            T* dxb = dx + b * image;
+            const T* gb = g + b * outputs;
+            const T* yb = m_output.data() + b * outputs;
+            const std::int32_t* arg = m_argmax.data() + b * outputs;
+            std::fill_n(dxb, image, T{0});
+            for (std::size_t k = 0; k < outputs; ++k) {
+                dxb[arg[k]] += passes(yb[k]) ? gb[k] : T{0};
+            }
         }
     }
 

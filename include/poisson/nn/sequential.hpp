@@ -27,6 +27,18 @@ constexpr bool check_is_layer() {
     return layer<L>;
 }
 
+/// @brief Whether `A`'s output can go straight into the element-wise layer `B` behind it,
+/// chunk by chunk (`A::forward_into`): conv2d into relu.
+template <class A, class B>
+concept fuses_forward =
+    requires(A& a, B& b, const tensor<typename A::value_type>& x) { a.forward_into(x, b); };
+
+/// @brief Whether `B` can write the input gradient of the element-wise layer `A` in front
+/// of it, masked as `A` would (`B::backward_into`): max_pool2d through relu.
+template <class A, class B>
+concept fuses_backward =
+    requires(A& a, B& b, const tensor<typename B::value_type>& g) { b.backward_into(g, a); };
+
 }  // namespace detail
 
 /// @brief Layers applied in order: `forward` runs them first to last, `backward` last to
@@ -35,6 +47,12 @@ constexpr bool check_is_layer() {
 /// The stack is itself a layer, so stacks nest. Parameter names are prefixed with the
 /// layer's position: the weight of the third layer is "2.weight". Layers are stored by
 /// value in a `std::tuple`; `get<I>()` reaches them.
+///
+/// Adjacent layers that can share a pass over the data do, with results bit for bit those
+/// of the separate calls: a `conv2d` hands its output to a `relu` behind it chunk by chunk,
+/// while it is in cache (the conv2d's own output is then not kept), and a `max_pool2d`
+/// writes the gradient through the `relu` in front of it (that relu's backward pass is
+/// skipped). Every layer still exists, keeps its state and can be called on its own.
 template <class... Layers>
 class sequential {
     static_assert(sizeof...(Layers) > 0, "sequential: needs at least one layer");
@@ -119,22 +137,59 @@ public:
 
 private:
     template <std::size_t I>
+    using layer_at = std::tuple_element_t<I, std::tuple<Layers...>>;
+
+    // Layer I on x, or layers I and I + 1 in one pass; then the rest.
+    template <std::size_t I>
     const tensor<value_type>& forward_from(const tensor<value_type>& x) {
-        const tensor<value_type>& y = std::get<I>(m_layers).forward(x);
-        if constexpr (I + 1 < size) {
-            return forward_from<I + 1>(y);
+        constexpr bool fused = [] {
+            if constexpr (I + 1 < size) {
+                return detail::fuses_forward<layer_at<I>, layer_at<I + 1>>;
+            } else {
+                return false;
+            }
+        }();
+        if constexpr (fused) {
+            return forward_rest<I + 2>(
+                std::get<I>(m_layers).forward_into(x, std::get<I + 1>(m_layers)));
+        } else {
+            return forward_rest<I + 1>(std::get<I>(m_layers).forward(x));
+        }
+    }
+
+    template <std::size_t I>
+    const tensor<value_type>& forward_rest(const tensor<value_type>& y) {
+        if constexpr (I < size) {
+            return forward_from<I>(y);
         } else {
             return y;
         }
     }
 
+    // Layer I on g, or layers I and I - 1 in one pass; then the rest.
     template <std::size_t I>
     const tensor<value_type>& backward_from(const tensor<value_type>& g) {
-        const tensor<value_type>& dx = std::get<I>(m_layers).backward(g);
-        if constexpr (I > 0) {
-            return backward_from<I - 1>(dx);
+        constexpr bool fused = [] {
+            if constexpr (I > 0) {
+                return detail::fuses_backward<layer_at<I - 1>, layer_at<I>>;
+            } else {
+                return false;
+            }
+        }();
+        if constexpr (fused) {
+            const auto& dx = std::get<I>(m_layers).backward_into(g, std::get<I - 1>(m_layers));
+            if constexpr (I > 1) {
+                return backward_from<I - 2>(dx);
+            } else {
+                return dx;
+            }
         } else {
-            return dx;
+            const auto& dx = std::get<I>(m_layers).backward(g);
+            if constexpr (I > 0) {
+                return backward_from<I - 1>(dx);
+            } else {
+                return dx;
+            }
         }
     }
 

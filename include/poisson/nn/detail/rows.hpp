@@ -19,10 +19,9 @@ void fill_rows(T* out, std::size_t rows, const T* row, std::size_t cols) {
     }
 }
 
-/// @brief `sums[c] = sum_r a[r, c]` over the row-major `rows x cols` matrix `a`.
+/// @brief `sums[c] += sum_r a[r, c]` over the row-major `rows x cols` matrix `a`.
 template <class T>
-void column_sums(const T* a, std::size_t rows, std::size_t cols, T* sums) {
-    std::fill_n(sums, cols, T{0});
+void add_column_sums(const T* a, std::size_t rows, std::size_t cols, T* sums) {
     // Row by row, so the inner loop runs over contiguous memory and vectorises.
     for (std::size_t r = 0; r < rows; ++r) {
         const T* row = a + r * cols;
@@ -30,6 +29,13 @@ void column_sums(const T* a, std::size_t rows, std::size_t cols, T* sums) {
             sums[c] += row[c];
         }
     }
+}
+
+/// @brief `sums[c] = sum_r a[r, c]` over the row-major `rows x cols` matrix `a`.
+template <class T>
+void column_sums(const T* a, std::size_t rows, std::size_t cols, T* sums) {
+    std::fill_n(sums, cols, T{0});
+    add_column_sums(a, rows, cols, sums);
 }
 
 }  // namespace poisson::nn::detail

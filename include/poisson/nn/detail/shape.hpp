@@ -34,15 +34,22 @@ void require_rank(const tensor<T>& x, std::size_t rank, std::string_view compone
     }
 }
 
+/// @brief Throws `invalid_argument` unless the gradient `g` has `shape`, that of the last
+/// output.
+template <class T, class Shape>
+void require_shape(const tensor<T>& g, const Shape& shape, std::string_view component) {
+    if (g.shape() != shape) {
+        throw invalid_argument(std::string(component) + ": output gradient has shape " +
+                               shape_string(g.shape()) + ", expected the output shape " +
+                               shape_string(shape));
+    }
+}
+
 /// @brief Throws `invalid_argument` unless the gradient `g` has the shape of the last
 /// output `y`: backward must follow the forward whose output it differentiates.
 template <class T>
 void require_same_shape(const tensor<T>& g, const tensor<T>& y, std::string_view component) {
-    if (g.shape() != y.shape()) {
-        throw invalid_argument(std::string(component) + ": output gradient has shape " +
-                               shape_string(g.shape()) + ", expected the output shape " +
-                               shape_string(y.shape()));
-    }
+    require_shape(g, y.shape(), component);
 }
 
 }  // namespace poisson::nn::detail
