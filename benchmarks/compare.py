@@ -11,6 +11,8 @@ and prints each figure with the ratios that docs/performance.md discusses. Every
 prints one JSON object per result on a line of its own; this script only collects them.
 
   benchmarks/compare.py [--build build] [--torch PATH] [--repeats N] [--json OUT]
+
+bench_noise prints its JSON lines itself; step_timing prints one per model.
 """
 import argparse
 import json
@@ -57,11 +59,10 @@ def main():
 
     env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive"))
     ours_steps = {r["model"]: r for r in json_lines(
-        [os.path.join(args.build, "benchmarks", "step_timing"), "--model", "all",
-         "--iterations", str(args.repeats)], env)}
+        [os.path.join(args.build, "benchmarks", "step_timing"), str(args.repeats),
+         "--model", "all"], env)}
     ours_noise = json_lines(
-        [os.path.join(args.build, "benchmarks", "bench_noise"), "--json",
-         "--repeats", str(args.repeats)], env)
+        [os.path.join(args.build, "benchmarks", "bench_noise"), str(args.repeats)], env)
 
     torch_steps, torch_noise = {}, {}
     if os.path.exists(args.torch):
@@ -86,15 +87,16 @@ def main():
     print("\nnoise layer alone, forward + backward, 100x32x28x28 rates")
     print(f"{'estimator':28} {'threads':>7} {'ms':>8} {'M el/s':>8} {'bytes/el':>9}")
     for r in ours_noise:
-        print(f"{r['estimator']:28} {r['threads']:7d} {r['ms']:8.1f} {r['m_elements_per_s']:8.1f}"
+        label = f"{r['estimator']} tau {r['tau']:g}"
+        print(f"{label:28} {r['threads']:7d} {r['ms']:8.1f} {r['m_elements_per_s']:8.1f}"
               f" {r['extra_bytes_per_element']:9.1f}")
     for op, r in torch_noise.items():
         print(f"{'torch ' + op:28} {args.threads:7d} {r['ms_fwd_bwd']:8.1f}"
               f" {r['m_elements_per_s']:8.2f}")
 
-    def noise(name, threads):
-        return next((r for r in ours_noise if r["estimator"] == name and r["threads"] == threads),
-                    {})
+    def noise(name, threads, tau=1.0):
+        return next((r for r in ours_noise if r["estimator"] == name and r["threads"] == threads
+                     and r["tau"] == tau), {})
 
     st2 = noise("straight_through_gumbel", args.threads)
     st1 = noise("straight_through_gumbel", 1)
