@@ -20,9 +20,12 @@ namespace poisson {
 /// distribution: a continuous relaxation of discrete random variables" (ICLR 2017).
 class relaxed_gumbel {
 public:
+    /// @brief Samples from Poisson truncated to `0..k`: the layer chooses `k` for it.
     static constexpr bool truncates = true;
+    /// @brief The derivative depends on the sample, so the layer stores it.
     static constexpr bool unit_derivative = false;
 
+    /// @brief One element: the relaxed sample `sum_i i y_i` and `Var_y(i) / (tau * rate)`.
     template <std::floating_point T, uniform_stream S>
     noise_sample<T> sample(T rate, const noise_context<T>& context, S& stream) const {
         return detail::sample_through_bulk(*this, rate, context, stream);

@@ -74,9 +74,13 @@ noise_sample<T> sample_through_bulk(const Estimator& estimator, T rate,
 /// Concrete distribution" (2017); Bengio, Leonard and Courville (2013) for straight-through.
 class straight_through_gumbel {
 public:
+    /// @brief Samples from Poisson truncated to `0..k`: the layer chooses `k` for it.
     static constexpr bool truncates = true;
+    /// @brief The derivative depends on the sample, so the layer stores it.
     static constexpr bool unit_derivative = false;
 
+    /// @brief One element: the Gumbel-max count over `0..k` and `Var_y(i) / (tau * rate)`.
+    /// Bit-identical to the layer's bulk path for the same stream.
     template <std::floating_point T, uniform_stream S>
     noise_sample<T> sample(T rate, const noise_context<T>& context, S& stream) const {
         return detail::sample_through_bulk(*this, rate, context, stream);
