@@ -19,6 +19,12 @@ for model in baseline p1 p2 p_ste; do
         { echo "$model: the loss did not fall"; exit 1; }
 done
 grep -q '"test_accuracy"' "$work/results.json" || { echo "results.json lacks accuracies"; exit 1; }
+if command -v gnuplot > /dev/null; then
+    for model in baseline p1 p2 p_ste; do
+        [[ -s $work/curve_$model.png ]] || { echo "no plot curve_$model.png"; exit 1; }
+    done
+    if compgen -G "$work/*.tmp" > /dev/null; then echo "temp files left behind"; exit 1; fi
+fi
 
 # Refused settings: exit status 1 or 2 and a message naming the problem.
 expect_refusal() {
@@ -40,4 +46,6 @@ expect_refusal "--lr is -1" --lr -1
 expect_refusal "no train-images" --data "$work"
 expect_refusal "unknown model" --model p3
 expect_refusal "expects a number" --steps ten
+expect_refusal "unknown option --bogus" --bogus
+expect_refusal "--k-sigmas must be" --k-sigmas -1
 echo "mnist_paper smoke test passed"
