@@ -13,6 +13,7 @@ packages=(
     zlib1g-dev
     librandom123-dev # reference Philox for the tests only
     gnuplot-nox      # the plots
+    doxygen          # the API reference (cmake --build build --target docs)
 )
 
 # `dpkg -s` also succeeds for a package that was removed but left its configuration files,
