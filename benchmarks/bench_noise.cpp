@@ -7,10 +7,15 @@
 // a core), and the heap bytes per element that the layer keeps between passes.
 //
 // Usage: bench_noise [repeats=7]
+//
+// After each table row comes the same result as one JSON object on a line of its own, with a
+// checksum of the output and the gradient: equal checksums on 1 and 2 threads show that the
+// noise does not depend on the thread count.
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -57,7 +62,17 @@ struct result {
     double cpu_ms = 0;
     std::size_t k = 0;
     double kept_bytes_per_element = 0;
+    std::uint64_t checksum = 0;
 };
+
+// FNV-1a over the bytes of a tensor, continuing from `hash`.
+std::uint64_t fnv1a(const tensor& t, std::uint64_t hash = 14695981039346656037ull) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(t.data());
+    for (std::size_t i = 0; i < t.size() * sizeof(float); ++i) {
+        hash = (hash ^ bytes[i]) * 1099511628211ull;
+    }
+    return hash;
+}
 
 template <class Estimator>
 result measure(const tensor& rates, const tensor& gradient, double tau, int repeats) {
@@ -69,16 +84,18 @@ result measure(const tensor& rates, const tensor& gradient, double tau, int repe
     result r;
     r.best_ms = 1e300;
     for (int i = 0; i <= repeats; ++i) {  // the first pass only warms up
+        layer.set_step(0);  // the same noise every repeat, so the checksum is of one pass
         const auto start = std::chrono::steady_clock::now();
         const double cpu_start = cpu_ms();
-        layer.forward(rates);
-        layer.backward(gradient);
+        const tensor& out = layer.forward(rates);
+        const tensor& back = layer.backward(gradient);
         const std::chrono::duration<double, std::milli> elapsed =
             std::chrono::steady_clock::now() - start;
         if (i > 0 && elapsed.count() < r.best_ms) {
             r.best_ms = elapsed.count();
             r.cpu_ms = cpu_ms() - cpu_start;
         }
+        if (i == 0) r.checksum = fnv1a(back, fnv1a(out));
     }
     r.k = layer.diagnostics().k;
     r.kept_bytes_per_element = double(heap_in_use() - before) / double(rates.size());
@@ -94,6 +111,11 @@ void report(const char* name, const tensor& rates, const tensor& gradient, doubl
         const double rate = double(rates.size()) / (r.best_ms * 1e3);
         std::printf("%-28s %4.2f %7d %9.2f %10.2f %9.2f %4zu %7.1f\n", name, tau, threads,
                     r.best_ms, rate, r.cpu_ms, r.k, r.kept_bytes_per_element);
+        std::printf("{\"estimator\": \"%s\", \"tau\": %g, \"threads\": %d, \"ms\": %.3f, "
+                    "\"m_elements_per_s\": %.3f, \"cpu_ms\": %.3f, \"k\": %zu, "
+                    "\"extra_bytes_per_element\": %.2f, \"checksum\": \"%016llx\"}\n",
+                    name, tau, threads, r.best_ms, rate, r.cpu_ms, r.k,
+                    r.kept_bytes_per_element, static_cast<unsigned long long>(r.checksum));
     }
 }
 

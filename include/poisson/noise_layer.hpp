@@ -80,13 +80,17 @@ template <gradient_estimator Estimator = straight_through_gumbel, k_rule KRule =
           std::floating_point T = float>
 class noise_layer {
 public:
-    using value_type = T;
+    using value_type = T;  ///< element type of rates, samples and gradients
+    /// @brief The tensor `forward` and `backward` return (the layer owns it).
     using tensor_type = xt::xarray<T, xt::layout_type::row_major>;
-    using estimator_type = Estimator;
-    using k_rule_type = KRule;
-    using temperature_type = Temperature;
-    using rng_type = Rng;
+    using estimator_type = Estimator;      ///< the gradient-estimator policy
+    using k_rule_type = KRule;             ///< the k-rule policy
+    using temperature_type = Temperature;  ///< the temperature-schedule policy
+    using rng_type = Rng;                  ///< the RNG-provider policy
 
+    /// @brief A layer drawing from `rng`, with its settings and policies. Policies that have
+    /// no parameters are default-constructed; name the layer in `options` so that errors and
+    /// checkpoints say which one.
     explicit noise_layer(Rng rng = Rng{}, noise_options options = {}, KRule k_rule = KRule{},
                          Temperature temperature = Temperature{}, Estimator estimator = {})
         : m_rng(std::move(rng))
@@ -134,20 +138,28 @@ public:
 
     /// @brief Switches between training (sample) and evaluation (expectation) mode.
     void set_training(bool training) noexcept { m_training = training; }
+    /// @brief Whether the layer is in training mode (it starts so).
     bool training() const noexcept { return m_training; }
 
     /// @brief Training forward passes done so far; keys the noise and the temperature.
     std::uint64_t step() const noexcept { return m_step; }
+    /// @brief Sets the step of the next training pass: replays its noise, or resumes a run.
     void set_step(std::uint64_t step) noexcept { m_step = step; }
 
     /// @brief The temperature the next training forward pass will use.
     double temperature() const { return checked_temperature(m_step); }
 
+    /// @brief What the last sampling pass did: k, temperature, truncated mass and more.
     const noise_diagnostics& diagnostics() const noexcept { return m_diagnostics; }
+    /// @brief The settings given at construction.
     const noise_options& options() const noexcept { return m_options; }
+    /// @brief The RNG provider.
     const Rng& rng() const noexcept { return m_rng; }
+    /// @brief The RNG provider, e.g. to restore its state.
     Rng& rng() noexcept { return m_rng; }
+    /// @brief The k-rule policy.
     const KRule& k_rule() const noexcept { return m_k_rule; }
+    /// @brief The temperature-schedule policy.
     const Temperature& temperature_schedule() const noexcept { return m_temperature; }
 
     /// @brief Stores the step counters and the RNG position under `prefix`.

@@ -10,18 +10,21 @@
 #include <fstream>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
+
+#include "poisson/nn/layer.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using poisson::io::checkpoint;
 
-/// A fresh, empty folder for one test case, under the build tree.
+/// A fresh, empty folder for one test case, under the build tree (path from CMake).
 fs::path scratch_folder(const std::string& name) {
-    const fs::path folder = fs::current_path() / "checkpoint_test_scratch" / name;
+    const fs::path folder = fs::path(POISSON_TEST_SCRATCH) / name;
     fs::remove_all(folder);
     fs::create_directories(folder);
     return folder;
@@ -79,6 +82,9 @@ checkpoint small_checkpoint() {
 }
 
 }  // namespace
+
+// Layers hold nn::tensor<T>; get_into must accept it as the xt::xarray<T> it is.
+static_assert(std::is_same_v<poisson::nn::tensor<float>, xt::xarray<float>>);
 
 TEST_CASE("checkpoint: every element type survives a save and load bit for bit") {
     const fs::path file = scratch_folder("round_trip") / "all.ckpt";

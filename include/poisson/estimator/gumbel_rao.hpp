@@ -83,10 +83,15 @@ class gumbel_rao {
     static_assert(M >= 1, "gumbel_rao<M>: M, the number of conditional Gumbel draws, must be >= 1");
 
 public:
+    /// @brief Samples from Poisson truncated to `0..k`: the layer chooses `k` for it.
     static constexpr bool truncates = true;
+    /// @brief The derivative depends on the sample, so the layer stores it.
     static constexpr bool unit_derivative = false;
+    /// @brief The number `M` of conditional Gumbel draws averaged in backward.
     static constexpr std::size_t draws = M;
 
+    /// @brief One element: the Gumbel-max count (the same as `straight_through_gumbel`'s for
+    /// the same stream) and the derivative averaged over `M` conditional draws.
     template <std::floating_point T, uniform_stream S>
     noise_sample<T> sample(T rate, const noise_context<T>& context, S& stream) const {
         return detail::sample_through_bulk(*this, rate, context, stream);

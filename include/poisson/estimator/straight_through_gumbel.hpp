@@ -61,6 +61,34 @@ noise_sample<T> sample_through_bulk(const Estimator& estimator, T rate,
     return s;
 }
 
+/// The Gumbel-Softmax estimators that share the race and its closed-form derivative and differ
+/// only in what forward propagates: the count (`Relaxed = false`) or the relaxed sample.
+template <bool Relaxed>
+class gumbel_softmax_estimator {
+public:
+    static constexpr bool truncates = true;
+    static constexpr bool unit_derivative = false;
+
+    template <std::floating_point T, uniform_stream S>
+    noise_sample<T> sample(T rate, const noise_context<T>& context, S& stream) const {
+        return sample_through_bulk(*this, rate, context, stream);
+    }
+
+    template <std::floating_point T>
+    gumbel_plan<T> bulk_plan(const noise_context<T>& context) const {
+        return gumbel_plan<T>::for_pass(context.k, context.tau);
+    }
+
+    template <std::floating_point T, class Lanes>
+    void sample_bulk(const gumbel_plan<T>& plan, std::span<const T> rates, Lanes& streams,
+                     std::span<noise_sample<T>> out) const {
+        straight_through_bulk(plan, rates, streams, out, [](const auto& o) {
+            return noise_sample<T>{Relaxed ? o.relaxed : o.count, o.derivative, o.count,
+                                   o.relaxed};
+        });
+    }
+};
+
 }  // namespace detail
 
 /// @brief Forward: the Gumbel-max count over `0..k`, an exact draw from Poisson truncated to
@@ -72,31 +100,6 @@ noise_sample<T> sample_through_bulk(const Estimator& estimator, T rate,
 /// (`d log p_i / d rate = i / rate - 1`, and softmax removes the constant). Jang, Gu and Poole,
 /// "Categorical reparameterization with Gumbel-Softmax" (2017); Maddison, Mnih and Teh, "The
 /// Concrete distribution" (2017); Bengio, Leonard and Courville (2013) for straight-through.
-class straight_through_gumbel {
-public:
-    static constexpr bool truncates = true;
-    static constexpr bool unit_derivative = false;
-
-    template <std::floating_point T, uniform_stream S>
-    noise_sample<T> sample(T rate, const noise_context<T>& context, S& stream) const {
-        return detail::sample_through_bulk(*this, rate, context, stream);
-    }
-
-    /// @brief The tables `sample_bulk` reads, made once per pass.
-    template <std::floating_point T>
-    detail::gumbel_plan<T> bulk_plan(const noise_context<T>& context) const {
-        return detail::gumbel_plan<T>::for_pass(context.k, context.tau);
-    }
-
-    /// @brief Samples every element of `rates` into `out` (the same values as `sample()` on
-    /// each element's stream), 16 elements at a time; `streams` hands out their uniforms.
-    template <std::floating_point T, class Lanes>
-    void sample_bulk(const detail::gumbel_plan<T>& plan, std::span<const T> rates, Lanes& streams,
-                     std::span<noise_sample<T>> out) const {
-        detail::straight_through_bulk(plan, rates, streams, out, [](const auto& o) {
-            return noise_sample<T>{o.count, o.derivative, o.count, o.relaxed};
-        });
-    }
-};
+class straight_through_gumbel : public detail::gumbel_softmax_estimator<false> {};
 
 }  // namespace poisson

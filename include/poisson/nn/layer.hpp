@@ -4,6 +4,7 @@
 /// @brief The layer contract shared by every layer of the stack, noise layers included.
 
 #include <concepts>
+#include <cstddef>
 #include <string_view>
 
 #include <xtensor/xarray.hpp>
@@ -12,6 +13,8 @@ namespace poisson::io {
 class checkpoint;
 }
 
+/// @brief The layer stack the noise layers sit in: layers, the loss, `sequential`, the
+/// optimizer, initialisers and training checkpoints.
 namespace poisson::nn {
 
 /// @brief The tensor every layer consumes and produces: dense, row-major, any rank.
@@ -35,9 +38,11 @@ concept layer = requires(L& l, const tensor<typename L::value_type>& x) {
     { l.backward(x) } -> std::convertible_to<const tensor<typename L::value_type>&>;
 };
 
-/// @brief Stand-in for the visitor an optimizer passes to `for_each_parameter`.
+/// @brief Stand-in for the visitor an optimizer passes to `for_each_parameter`: the
+/// `has_parameters` concept checks that a layer accepts it and needs nothing more.
 template <class T>
 struct parameter_visitor_archetype {
+    /// @brief Receives one parameter: its name, its value and its gradient; does nothing.
     void operator()(std::string_view /*name*/, tensor<T>& /*value*/,
                     tensor<T>& /*gradient*/) const {}
 };
@@ -60,6 +65,27 @@ concept has_state = requires(const L& cl, L& l, io::checkpoint& out, const io::c
                              std::string_view prefix) {
     cl.save_state(out, prefix);
     l.load_state(in, prefix);
+};
+
+/// @brief An element-wise layer that can take its input in pieces from the layer in front
+/// (see `sequential`): `start_forward(shape)`, then `forward_part(in, first, count)` for
+/// every piece, after which `output()` is what `forward` would have returned.
+template <class L>
+concept piecewise_input =
+    requires(L& l, const L& cl, const typename L::value_type* in, std::size_t n,
+             const typename tensor<typename L::value_type>::shape_type& shape) {
+        l.start_forward(shape);
+        l.forward_part(in, n, n);
+        { cl.output() } -> std::convertible_to<const tensor<typename L::value_type>&>;
+    };
+
+/// @brief An element-wise layer whose gradient is the output gradient where `passes(y)` for
+/// its output `y` and 0 elsewhere, so that a layer behind it that sees those outputs can
+/// write its input gradient into `input_gradient_buffer()` (see `sequential`).
+template <class L>
+concept output_masked = requires(L& l, typename L::value_type y) {
+    { L::passes(y) } -> std::convertible_to<bool>;
+    { l.input_gradient_buffer() } -> std::same_as<tensor<typename L::value_type>&>;
 };
 
 }  // namespace poisson::nn

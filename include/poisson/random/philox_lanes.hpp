@@ -61,8 +61,11 @@ inline philox_word_v multiply_low_words(philox_word_v x, std::uint32_t m) noexce
 /// `x[w][j / R][j % R]`, `R` the lanes of one register.
 template <std::size_t L>
 struct philox_lane_block {
+    /// @brief Lanes held by one SIMD register of 64-bit words.
     static constexpr std::size_t per_register = detail::native_lanes<std::uint64_t>;
+    /// @brief Registers per Philox word.
     static constexpr std::size_t registers = L / per_register;
+    /// @brief The four Philox words of every lane, each lane's word in a 64-bit slot.
     std::array<std::array<detail::philox_word_v, registers>, 4> x;
 };
 
@@ -111,6 +114,8 @@ public:
         , m_step(step)
         , m_stream(rng.stream_id()) {}
 
+    /// @brief Uniforms `[begin, end)` of the streams of elements `first_element +
+    /// elements[j]`, lane-interleaved into `out` as the class comment says.
     template <std::floating_point T, std::size_t L>
     void draw(const std::array<std::uint32_t, L>& elements, std::size_t begin, std::size_t end,
               T* out) const noexcept {
