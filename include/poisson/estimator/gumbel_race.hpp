@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "poisson/estimator/concepts.hpp"
+#include "poisson/math/log_factorial.hpp"
 #include "poisson/math/simd_math.hpp"
 
 // Functions on lane vectors: see simd_math.hpp.
@@ -110,7 +111,7 @@ inline const factorial_tables& shared_factorial_tables() {
     static const factorial_tables tables = [] {
         factorial_tables t;
         for (std::size_t i = 0; i < shared_table_size; ++i) {
-            t.log_factorial.push_back(detail::log_factorial(i));
+            t.log_factorial.push_back(poisson::log_factorial(double(i)));
             t.inverse.push_back(i == 0 ? 0.0 : 1.0 / double(i));
         }
         return t;
@@ -146,7 +147,7 @@ public:
         // log(i!) beyond the shared table, over the categories the modes' bounds reach.
         m_own_first = std::max(lo, shared_table_size);
         for (std::size_t i = m_own_first; !m_bounds.empty() && i <= hi; ++i) {
-            m_own_log_factorial.push_back(detail::log_factorial(i));
+            m_own_log_factorial.push_back(poisson::log_factorial(double(i)));
         }
         for (std::size_t m = first_mode; m < first_mode + m_bounds.size(); ++m) {
             const category_window b = bounds(m);
@@ -196,7 +197,7 @@ private:
     // exists) and directly beyond: the same values either way.
     double any_log_factorial(std::size_t i) const {
         return i < shared_table_size ? shared_factorial_tables().log_factorial[i]
-                                     : detail::log_factorial(i);
+                                     : poisson::log_factorial(double(i));
     }
 
     // Whether category i is kept at rate r when the mode is m (r >= 1 here: no floor term).

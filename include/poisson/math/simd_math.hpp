@@ -1,8 +1,7 @@
 #pragma once
 
 /// @file
-/// @brief SIMD vectors (GCC/Clang vector extensions), their logarithm and exponential, and
-/// log-factorials.
+/// @brief SIMD vectors (GCC/Clang vector extensions), their logarithm and exponential.
 ///
 /// `vec<X, N>` is a vector of `N` values of `X` whose operators act lane by lane; a select
 /// `mask ? a : b` on it is a blend, never a branch. So code written on these vectors is SIMD
@@ -504,27 +503,6 @@ V simd_exp(V x) noexcept {
     V first, second;
     exp2_factors<V>(n, first, second);
     return exp_reduced(r) * first * second;
-}
-
-/// @brief `log(i!)`, without the global state of `lgamma` (POSIX's `signgam`), so threads may
-/// call it at once.
-///
-/// Exact factorials up to 22! (products of doubles that stay exact) and a correctly rounded
-/// `log`; beyond, Stirling's series `(i + 1/2) log i - i + log(2 pi)/2 + 1/(12 i) - ...` to the
-/// `i^-7` term, whose remainder is below `1/(1188 i^9)`, 5e-16 at i = 23.
-inline double log_factorial(std::size_t i) noexcept {
-    if (i <= 22) {
-        double factorial = 1.0;
-        for (std::size_t t = 2; t <= i; ++t) factorial *= static_cast<double>(t);
-        return std::log(factorial);
-    }
-    const auto x = static_cast<double>(i);
-    const double inv = 1.0 / x;
-    const double inv2 = inv * inv;
-    const double series =
-        inv * (1.0 / 12 - inv2 * (1.0 / 360 - inv2 * (1.0 / 1260 - inv2 * (1.0 / 1680))));
-    constexpr double half_log_two_pi = 0.91893853320467274178;
-    return ((x + 0.5) * std::log(x) - x) + (half_log_two_pi + series);
 }
 
 }  // namespace poisson::detail
