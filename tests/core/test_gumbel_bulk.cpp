@@ -3,14 +3,13 @@
 // directly in double from the same uniforms.
 
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <omp.h>
 #include <xtensor/xarray.hpp>
 
 #include "noise_test_support.hpp"
@@ -27,9 +26,9 @@ namespace {
 // Zeros, tiny rates (subnormal floats too), rates around 1, large ones, and above k.
 template <class T>
 xt::xarray<T> mixed_rates() {
-    std::vector<T> r = {T(0),     T(1e-30), T(1e-38), T(1e-12), T(0.003), T(0.05),
-                        T(0.3),   T(0.999), T(1),     T(1.5),   T(2.25),  T(4),
-                        T(7.9),   T(12),    T(19.5),  T(30),    T(44.4),  T(0)};
+    std::vector<T> r = {T(0),   T(1e-30), T(1e-38), T(1e-12), T(0.003), T(0.05),
+                        T(0.3), T(0.999), T(1),     T(1.5),   T(2.25),  T(4),
+                        T(7.9), T(12),    T(19.5),  T(30),    T(44.4),  T(0)};
     if constexpr (sizeof(T) == 4) r.push_back(T(1e-40));  // subnormal
     const std::size_t base = r.size();
     for (std::size_t i = 0; r.size() < 1500; ++i) {

@@ -48,8 +48,8 @@ double worst_float_ulps(std::uint32_t lo, std::uint32_t hi, std::uint32_t stride
     for (std::uint64_t b = lo; b <= hi; b += stride * L) {
         floats x;
         for (std::size_t j = 0; j < L; ++j) {
-            x[j] = std::bit_cast<float>(static_cast<std::uint32_t>(std::min<std::uint64_t>(
-                b + j * stride, hi)));
+            x[j] = std::bit_cast<float>(
+                static_cast<std::uint32_t>(std::min<std::uint64_t>(b + j * stride, hi)));
         }
         const floats y = f(x);
         for (std::size_t j = 0; j < L; ++j) {
@@ -59,7 +59,9 @@ double worst_float_ulps(std::uint32_t lo, std::uint32_t hi, std::uint32_t stride
     return worst;
 }
 
-std::uint32_t bits(float x) { return std::bit_cast<std::uint32_t>(x); }
+std::uint32_t bits(float x) {
+    return std::bit_cast<std::uint32_t>(x);
+}
 
 }  // namespace
 

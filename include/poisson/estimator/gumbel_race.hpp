@@ -366,8 +366,7 @@ void window_lanes(const gumbel_plan<T>& plan, gumbel_group<T>& g, T* p) {
     const wide log_rate = rate.map([](auto v) { return simd_log_normal(v); });
     const auto exp = [](auto v) { return exp_in_range(v); };
     // p_lo = e^((lo - m) log rate - (log lo! - log m!)); the floor e^(-width) min(1, rate).
-    const wide log_start =
-        (bound_lo - widen(mode)) * log_rate - gather_wide(modes + 2, row);
+    const wide log_start = (bound_lo - widen(mode)) * log_rate - gather_wide(modes + 2, row);
     const wide start = log_start.map(exp);
     const wide floor = (select(log_rate < wide(0.0), log_rate, wide{}) - plan.width()).map(exp);
     g.first = static_cast<std::size_t>(lane_min(bound_lo));
@@ -510,8 +509,7 @@ real_v<T> zero_rate_derivatives(const gumbel_plan<T>& plan, const lane_elements<
 /// that the windows of a group's lanes nearly coincide and the group iterates over few
 /// categories more than each lane needs; lanes are independent, so this changes no result.
 template <std::floating_point T, class Nonzero, class Zero>
-void for_each_lane_group(std::span<const T> rates, std::size_t k, Nonzero&& nonzero,
-                         Zero&& zero) {
+void for_each_lane_group(std::span<const T> rates, std::size_t k, Nonzero&& nonzero, Zero&& zero) {
     constexpr std::size_t L = group_size<T>;
     constexpr std::size_t max_buckets = 64;
     const std::size_t buckets = std::min(k + 1, max_buckets);

@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <cstring>
 
-
 #if defined(__SSE2__)
 #include <immintrin.h>
 #endif
