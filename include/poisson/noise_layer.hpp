@@ -73,7 +73,9 @@ struct noise_diagnostics {
 /// @tparam KRule       how many categories a truncating estimator keeps (`k_rule`)
 /// @tparam Temperature the softmax temperature per step (`temperature_schedule`)
 /// @tparam Rng         where the uniforms come from (`rng_provider`); a counter-based one
-///                     lets the layer use every OpenMP thread with identical results
+///                     lets the layer use every OpenMP thread with identical results, and
+///                     lets an estimator with a bulk path (`bulk_gradient_estimator`, as the
+///                     Gumbel ones have) sample a SIMD register's worth of elements at once
 /// @tparam T           `float` or `double`
 template <gradient_estimator Estimator = straight_through_gumbel, k_rule KRule = batch_max,
           temperature_schedule Temperature = constant_temperature, rng_provider Rng = philox,
@@ -228,11 +230,18 @@ private:
     }
 
     /// Samples every element; on several threads when the provider is counter-based, through
-    /// the estimator's bulk path when it has one.
+    /// the estimator's bulk path when it has one (a sequential provider must give each
+    /// element its uniforms in element order, which sample() does).
     tally draw_all(std::size_t n, std::size_t k, T tau, std::uint64_t key_step) {
         if constexpr (Rng::is_counter_based && bulk_gradient_estimator<Estimator, T>) {
             return draw_bulk(n, k, tau, key_step);
+        } else {
+            return draw_each(n, k, tau, key_step);
         }
+    }
+
+    // One element at a time, through the estimator's sample().
+    tally draw_each(std::size_t n, std::size_t k, T tau, std::uint64_t key_step) {
         T* out = m_output.data();
         T* derivative = Estimator::unit_derivative ? nullptr : m_derivative.data();
         const auto count = static_cast<std::ptrdiff_t>(n);
@@ -262,6 +271,7 @@ private:
     /// groups, few enough to share the work out evenly between threads.
     static constexpr std::size_t bulk_chunk = 2048;
 
+    // Chunks of elements through the estimator's sample_bulk(), each chunk on one thread.
     tally draw_bulk(std::size_t n, std::size_t k, T tau, std::uint64_t key_step) {
         if (n == 0) return {};
         // The provider's own checks of the key (e.g. Philox's 32-bit element), before any thread.

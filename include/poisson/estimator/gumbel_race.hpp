@@ -16,25 +16,29 @@
 /// [-2.8, 16.6]) and their softmax weight is below 2^-30 of the winner's. This turns the cost of
 /// a small rate into a few categories even when the batch's largest rate makes `k` large.
 ///
-/// How it is made fast without changing what is computed:
+/// How it is made fast without changing what is computed (each the same mathematics as the
+/// one-element loop it replaces; only roundings differ, and tests/core/test_gumbel_bulk.cpp
+/// checks the results against the definitions computed in double with `lgamma`):
 /// - Lanes. The kernel works on `group_size<T>` elements at once (16 floats with AVX-512, 8
 ///   with AVX2, 4 with SSE2), one per lane of SIMD vectors (math/simd_math.hpp). No operation
 ///   mixes lanes, so an element's result does not depend on its neighbours: a single element
 ///   (`sample()`) runs as copies of itself through the same code and gets the same bits as
-///   inside the layer, and the number of threads or the grouping changes nothing.
+///   inside the layer, and neither the number of threads nor the grouping changes anything.
 /// - The group iterates over the union of its lanes' windows. Outside its own window a lane
-///   has `p = 0`, hence `T = inf`: it cannot win and its weight `T_c / T` is exactly 0, and
+///   has `p = 0`: its `1 / T = p / E` is 0, so it cannot win and its weight is exactly 0, and
 ///   adding exact zeros leaves every sum as the lane's own window gives it.
-/// - `log p_i = (i - m) log(rate) - (log i! - log m!)` from a per-pass table of `log i!`, in
-///   double and exponentiated per category: no recurrence along the categories, so every lane
-///   can start its window anywhere. Its relative error, below 1e-13 for `k` up to a few
-///   hundred, is far below a float's rounding. For floats, `e^r` of the reduced argument is
-///   computed in double and rounded once; the power of 2 is then applied in float, exactly.
-/// - A per-pass table of the widest window any rate of each mode can have, so that the group
-///   scans only those categories; the exact window is then the categories passing the
-///   threshold within those bounds.
-/// - `log` and `exp` are the branch-free `simd_log` / `simd_exp` (within about 1 ulp).
-/// - The uniforms of a group come from their streams together (`philox_lanes`).
+/// - A per-pass table gives, for each mode, bounds that contain the window of every rate with
+///   that mode. A lane runs the recurrence `p_i = p_(i-1) rate / i` (in double) from its lower
+///   bound, where it starts from `e^(log p)` with `log p = (lo - m) log(rate) - (log lo! -
+///   log m!)`: every lane can start where its own window does, whatever its mode, and the
+///   value at a category depends on the lane alone. The window is the categories, within the
+///   bounds, whose `p_i` reaches the floor.
+/// - The race keeps `1 / T_i = p_i / E_i`: the ratios `T_c / T_i` of the relaxation are then
+///   products, not divisions. The winner's ratio is set to 1 exactly, as `T_c / T_c` is.
+/// - The nonzero rates of a chunk are grouped by mode, so that a group's windows nearly
+///   coincide; zero rates go to groups of their own (they need two uniforms each, at most).
+/// - `log` and `exp` are the branch-free `simd_log` / `simd_exp` (within about 1 ulp of the C
+///   library's), the uniforms of a group come from their streams together (`philox_lanes`).
 
 #include <algorithm>
 #include <array>
@@ -255,7 +259,8 @@ private:
 template <std::floating_point T>
 class gumbel_workspace {
 public:
-    /// Room for the pmf and arrival rows and for `draws` conditional redraws per category.
+    /// Room for the rows of the pmf and of `1 / T`, and of the uniforms of the race and of
+    /// `draws` conditional redraws per category.
     gumbel_workspace(const gumbel_plan<T>& plan, std::size_t draws)
         : m_span(plan.max_span())
         // + 1: a row lanes that are done may read; rates 0 draw two uniforms per draw.
@@ -268,7 +273,7 @@ public:
     }
 
     T* pmf() noexcept { return m_rows; }
-    T* arrivals() noexcept { return m_rows + m_span * group_size<T>; }
+    T* inverse_arrivals() noexcept { return m_rows + m_span * group_size<T>; }
     T* uniforms() noexcept { return m_rows + 2 * m_span * group_size<T>; }
     std::size_t uniform_rows() const noexcept { return m_uniform_rows; }
 
@@ -301,7 +306,7 @@ V exponential(V u) noexcept {
     return -simd_log_normal(select(u < smallest, splat<V>(smallest), u));
 }
 
-/// Smallest and largest lane, by halving the vector (a log2 of the lanes' steps).
+/// Smallest and largest lane, by halving the vector (log2 of the lanes' count steps).
 template <class V>
 lane_t<V> lane_min(V v) noexcept {
     if constexpr (lanes_of<V> == 1) {
@@ -335,16 +340,6 @@ double lane_max(const double_lanes<N>& d) noexcept {
     return m;
 }
 
-/// `e^x` in double for `x` in [-1400, 709], any width (no selects).
-template <class V>
-V exp_in_range(V x) noexcept {
-    V r;
-    const auto n = reduce_ln2(x, r);
-    V first, second;
-    exp2_factors<V>(n, first, second);
-    return exp_reduced(r) * first * second;
-}
-
 /// Computes the windows and the relative pmf rows `p` (from category `g.first`) of a group
 /// whose rates are all > 0.
 ///
@@ -364,7 +359,7 @@ void window_lanes(const gumbel_plan<T>& plan, gumbel_group<T>& g, T* p) {
     const wide bound_hi = gather_wide(modes + 1, row);
     const wide rate = widen(g.rate);
     const wide log_rate = rate.map([](auto v) { return simd_log_normal(v); });
-    const auto exp = [](auto v) { return exp_in_range(v); };
+    const auto exp = [](auto v) { return simd_exp(v); };  // on each register
     // p_lo = e^((lo - m) log rate - (log lo! - log m!)); the floor e^(-width) min(1, rate).
     const wide log_start = (bound_lo - widen(mode)) * log_rate - gather_wide(modes + 2, row);
     const wide start = log_start.map(exp);
@@ -479,7 +474,7 @@ void run_race(const gumbel_plan<T>& plan, gumbel_group<T>& g, const lane_element
     streams.template draw<T>(elements, g.window_lo, end, u);
     std::fill(u + (end - g.window_lo) * L, u + work.uniform_rows() * L,
               T(0.5));  // rows no lane uses, read by lanes that have finished
-    race_lanes(plan, g, work.pmf(), u, work.arrivals());
+    race_lanes(plan, g, work.pmf(), u, work.inverse_arrivals());
 }
 
 /// `Var_y(i) / (tau rate)` as the rate tends to 0 from above, for `draws` independent sets of
