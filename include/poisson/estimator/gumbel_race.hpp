@@ -140,7 +140,12 @@ public:
     /// Tables for the modes `first_mode..last_mode` (none if `last_mode < first_mode`: a
     /// plan for rates 0 only).
     gumbel_plan(std::size_t k, T tau, std::size_t first_mode, std::size_t last_mode)
-        : m_k(k), m_tau(tau), m_width(window_width(tau)), m_first_mode(first_mode) {
+        : m_k(k)
+        , m_tau(tau)
+        , m_width(window_width(tau))
+        , m_first_mode(first_mode)
+        , m_shared_log_factorial(shared_factorial_tables().log_factorial.data())
+        , m_shared_inverse(shared_factorial_tables().inverse.data()) {
         std::size_t lo = k, hi = 0;
         for (std::size_t m = first_mode; m <= last_mode && m <= k; ++m) {
             m_bounds.push_back({lower_bound(m), upper_bound(m)});
@@ -180,12 +185,12 @@ public:
     std::size_t max_span() const noexcept { return m_span; }
 
     double log_factorial(std::size_t i) const noexcept {
-        return i < shared_table_size ? shared_factorial_tables().log_factorial[i]
+        return i < shared_table_size ? m_shared_log_factorial[i]
                                      : m_own_log_factorial[i - m_own_first];
     }
     /// `1 / i`, and 0 for `i = 0`.
     double inverse(std::size_t i) const noexcept {
-        return i < shared_table_size ? shared_factorial_tables().inverse[i] : 1.0 / double(i);
+        return i < shared_table_size ? m_shared_inverse[i] : 1.0 / double(i);
     }
     category_window bounds(std::size_t mode) const noexcept {
         return m_bounds[mode - m_first_mode];
@@ -200,7 +205,7 @@ private:
     // log(i!), from the tables where they reach (the bounds are searched before the own table
     // exists) and directly beyond: the same values either way.
     double any_log_factorial(std::size_t i) const {
-        return i < shared_table_size ? shared_factorial_tables().log_factorial[i]
+        return i < shared_table_size ? m_shared_log_factorial[i]
                                      : poisson::log_factorial(double(i));
     }
 
@@ -247,6 +252,9 @@ private:
     T m_tau;
     double m_width;
     std::size_t m_first_mode;
+    // The shared tables, held directly: a call to shared_factorial_tables() tests its guard.
+    const double* m_shared_log_factorial;
+    const double* m_shared_inverse;
     std::size_t m_span = 1;
     std::size_t m_own_first = shared_table_size;
     std::vector<double> m_own_log_factorial;
