@@ -374,18 +374,33 @@ void window_lanes(const gumbel_plan<T>& plan, gumbel_group<T>& g, T* p) {
     const wide floor = (select(log_rate < wide(0.0), log_rate, wide{}) - plan.width()).map(exp);
     g.first = static_cast<std::size_t>(lane_min(bound_lo));
     const auto last = static_cast<std::size_t>(lane_max(bound_hi));
-    // q is 0 below the lower bound (0 times anything) and above the upper one.
-    wide q, hi(-1.0), size;  // the window's end and size, as doubles (integers, exactly)
-    for (std::size_t i = g.first; i <= last; ++i) {
-        const wide category(static_cast<double>(i));
-        const wide next = select(category <= bound_hi, q * (rate * plan.inverse(i)), wide{});
-        q = select(category == bound_lo, start, next);
+    wide hi(-1.0), size;  // the window's end and size, as doubles (integers, exactly)
+    const auto keep = [&](std::size_t i, const wide& q, const wide& category) {
         // floor > 0 makes q = 0 fail the test, except for doubles, whose floor can be 0.
         auto in = floor <= q;
         if constexpr (std::same_as<T, double>) in = in & (bound_lo <= category);
-        store(p + (i - g.first) * group_size<T>, narrow<T>(select(in, q, wide{})));
+        store_narrow(p + (i - g.first) * group_size<T>, select(in, q, wide{}));
         hi = select(in, category, hi);
         size = size + select(in, wide(1.0), wide{});
+    };
+    if (lane_max(bound_lo) == double(g.first) && lane_min(bound_hi) == double(last)) {
+        // Every lane has the group's bounds (the usual case, lanes being grouped by mode): the
+        // same operations as below, without the tests of each lane's own bounds.
+        wide q = start;
+        keep(g.first, q, wide(double(g.first)));
+        for (std::size_t i = g.first + 1; i <= last; ++i) {
+            q = q * (rate * plan.inverse(i));
+            keep(i, q, wide(double(i)));
+        }
+    } else {
+        // q is 0 below the lower bound (0 times anything) and above the upper one.
+        wide q;
+        for (std::size_t i = g.first; i <= last; ++i) {
+            const wide category(static_cast<double>(i));
+            const wide next = select(category <= bound_hi, q * (rate * plan.inverse(i)), wide{});
+            q = select(category == bound_lo, start, next);
+            keep(i, q, category);
+        }
     }
     // The window is contiguous (p_i decreases away from the mode), so it starts at hi - size + 1.
     g.lo = narrow<I>(hi - size + 1.0);

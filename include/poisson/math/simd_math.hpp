@@ -361,6 +361,16 @@ vec<T, N> narrow(const double_lanes<N>& d) noexcept {
     }
 }
 
+/// Stores the lanes of `d` as `T` at `p`, one register's worth at a time (no shuffle to
+/// assemble a register of `T` first).
+template <class T, std::size_t N>
+void store_narrow(T* p, const double_lanes<N>& d) noexcept {
+    using D = double_lanes<N>;
+    for (std::size_t k = 0; k < D::parts; ++k) {
+        store(p + k * D::per_part, narrow_part<vec<T, D::per_part>>(d.part_v[k]));
+    }
+}
+
 /// `log(x) + shift ln 2` for normal `x > 0`, any width, without selects.
 ///
 /// `x = 2^e m` with `m` in [sqrt(1/2), sqrt(2)), found from the bits, and `f = m - 1` exact
