@@ -69,6 +69,28 @@ TEST_CASE_TEMPLATE("gumbel bulk: the layer equals sample() on every element, bit
     }
 }
 
+TEST_CASE_TEMPLATE("gumbel bulk: k beyond the shared log-factorial table", T, float, double) {
+    // Rates whose windows reach past 4096, where a plan computes log(i!) itself.
+    const std::vector<T> values = {T(0), T(0.5), T(3), T(4100), T(4500), T(4999), T(5000.5)};
+    xt::xarray<T> rates = xt::xarray<T>::from_shape({70});
+    for (std::size_t i = 0; i < rates.size(); ++i) rates.data()[i] = values[i % values.size()];
+    noise_options options;
+    options.max_k = 10000;
+    noise_layer<gumbel_rao<2>, batch_max, constant_temperature, philox, T> layer(philox(8),
+                                                                                 options);
+    const xt::xarray<T> out = layer.forward(rates);
+    const xt::xarray<T> grad = layer.backward(xt::xarray<T>(xt::ones_like(rates)));
+    const std::size_t k = layer.diagnostics().k;
+    CHECK(k > 5000);
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < rates.size(); ++i) {
+        const auto s = test::sample_element(gumbel_rao<2>{}, rates.data()[i], k, T(1), philox(8),
+                                            {0, i});
+        differ += s.value != out.data()[i] || s.derivative != grad.data()[i];
+    }
+    CHECK(differ == 0);
+}
+
 TEST_CASE("gumbel bulk: results do not depend on the thread count with mixed rates") {
     const auto rates = mixed_rates<float>();
     auto run = [&](int threads) {

@@ -146,6 +146,10 @@ public:
         , m_first_mode(first_mode)
         , m_shared_log_factorial(shared_factorial_tables().log_factorial.data())
         , m_shared_inverse(shared_factorial_tables().inverse.data()) {
+        // log(i!) beyond the shared table: for a whole pass, over all of 0..k first, as the
+        // searches of the bounds read it; for one mode, over that mode's bounds once found.
+        const bool whole = first_mode == 0 && last_mode >= k;
+        if (whole) fill_own_table(shared_table_size, k);
         std::size_t lo = k, hi = 0;
         for (std::size_t m = first_mode; m <= last_mode && m <= k; ++m) {
             m_bounds.push_back({lower_bound(m), upper_bound(m)});
@@ -153,11 +157,7 @@ public:
             hi = std::max(hi, m_bounds.back().hi);
         }
         m_span = m_bounds.empty() ? 1 : hi - lo + 1;
-        // log(i!) beyond the shared table, over the categories the modes' bounds reach.
-        m_own_first = std::max(lo, shared_table_size);
-        for (std::size_t i = m_own_first; !m_bounds.empty() && i <= hi; ++i) {
-            m_own_log_factorial.push_back(poisson::log_factorial(double(i)));
-        }
+        if (!whole && !m_bounds.empty()) fill_own_table(std::max(lo, shared_table_size), hi);
         for (std::size_t m = first_mode; m < first_mode + m_bounds.size(); ++m) {
             const category_window b = bounds(m);
             m_modes.insert(m_modes.end(),
@@ -202,11 +202,21 @@ public:
     std::size_t first_mode() const noexcept { return m_first_mode; }
 
 private:
-    // log(i!), from the tables where they reach (the bounds are searched before the own table
-    // exists) and directly beyond: the same values either way.
+    void fill_own_table(std::size_t first, std::size_t last) {
+        m_own_first = first;
+        for (std::size_t i = first; i <= last; ++i) {
+            m_own_log_factorial.push_back(poisson::log_factorial(double(i)));
+        }
+    }
+
+    // log(i!), from the tables where they reach and directly beyond: the same values either
+    // way (a single mode's bounds are searched before its own table exists).
     double any_log_factorial(std::size_t i) const {
-        return i < shared_table_size ? m_shared_log_factorial[i]
-                                     : poisson::log_factorial(double(i));
+        if (i < shared_table_size) return m_shared_log_factorial[i];
+        if (i >= m_own_first && i - m_own_first < m_own_log_factorial.size()) {
+            return m_own_log_factorial[i - m_own_first];
+        }
+        return poisson::log_factorial(double(i));
     }
 
     // Whether category i is kept at rate r when the mode is m (r >= 1 here: no floor term).
