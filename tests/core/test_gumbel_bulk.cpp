@@ -84,8 +84,8 @@ TEST_CASE_TEMPLATE("gumbel bulk: k beyond the shared log-factorial table", T, fl
     CHECK(k > 5000);
     std::size_t differ = 0;
     for (std::size_t i = 0; i < rates.size(); ++i) {
-        const auto s = test::sample_element(gumbel_rao<2>{}, rates.data()[i], k, T(1), philox(8),
-                                            {0, i});
+        const auto s =
+            test::sample_element(gumbel_rao<2>{}, rates.data()[i], k, T(1), philox(8), {0, i});
         differ += s.value != out.data()[i] || s.derivative != grad.data()[i];
     }
     CHECK(differ == 0);
