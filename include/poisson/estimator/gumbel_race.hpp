@@ -541,6 +541,7 @@ void for_each_lane_group(std::span<const T> rates, std::size_t k, Nonzero&& nonz
     constexpr std::size_t L = group_size<T>;
     constexpr std::size_t max_buckets = 64;
     const std::size_t buckets = std::min(k + 1, max_buckets);
+    const T scale = T(buckets) / T(k + 1);
     const std::size_t n = rates.size();
     if (n == 1) {  // sample(): one element, as a group of copies of itself, nothing to sort
         lane_elements<T> group{};
@@ -554,10 +555,12 @@ void for_each_lane_group(std::span<const T> rates, std::size_t k, Nonzero&& nonz
     std::size_t n_zeros = 0, n_positive = 0;
     for (std::size_t i = 0; i < n; ++i) {
         const bool is_zero = rates[i] == T(0);
-        const std::size_t m = pmf_mode(rates[i], k);
         zeros[n_zeros] = static_cast<std::uint32_t>(i);
         positive[n_positive] = static_cast<std::uint32_t>(i);
-        bucket[n_positive] = static_cast<std::uint8_t>(k < max_buckets ? m : m * buckets / (k + 1));
+        // The mode scaled to the buckets (the mode itself when k < 64), all in float, without
+        // branches: any key groups the lanes without changing a result.
+        const T scaled = std::min(rates[i], T(k)) * scale;
+        bucket[n_positive] = static_cast<std::uint8_t>(std::min(scaled, T(buckets - 1)));
         n_zeros += is_zero;
         n_positive += !is_zero;
     }
