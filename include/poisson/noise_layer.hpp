@@ -131,9 +131,17 @@ public:
                                    " differs from the output shape " +
                                    detail::shape_to_text(m_output.shape()));
         }
+        if constexpr (std::is_same_v<E, tensor_type>) {
+            if (m_sampled && !Estimator::unit_derivative) {
+                // One pass over the gradient instead of a copy and then a product.
+                m_gradient.resize(g.shape());
+                multiply_by_derivative(g.data());
+                return m_gradient;
+            }
+        }
         m_gradient = g;
         if (m_sampled && !Estimator::unit_derivative) {
-            multiply_by_derivative();
+            multiply_by_derivative(m_gradient.data());
         }
         return m_gradient;
     }
@@ -371,13 +379,14 @@ private:
         return tau;
     }
 
-    void multiply_by_derivative() {
+    // m_gradient = gradient * derivative, elementwise; gradient may be m_gradient itself.
+    void multiply_by_derivative(const T* gradient) {
         T* g = m_gradient.data();
         const T* d = m_derivative.data();
         const auto count = static_cast<std::ptrdiff_t>(m_gradient.size());
 #pragma omp parallel for schedule(static)
         for (std::ptrdiff_t i = 0; i < count; ++i) {
-            g[i] *= d[i];
+            g[i] = gradient[i] * d[i];
         }
     }
 
