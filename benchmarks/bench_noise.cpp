@@ -4,7 +4,9 @@
 // Prints, for each estimator and for 1 and 2 OpenMP threads, the best time of several
 // repeats and the throughput in millions of elements per second, the CPU time of that repeat
 // (all threads: on a shared machine, ms x threads much above it means the threads waited for
-// a core), and the heap bytes per element that the layer keeps between passes.
+// a core), and the heap bytes per element that the layer holds: between forward and backward
+// (its output and the derivatives backward will use), and after backward, which adds the
+// gradient tensor it returns (as every layer's backward does).
 //
 // Usage: bench_noise [repeats=7]
 //
@@ -57,11 +59,16 @@ double cpu_ms() {
     return double(t.tv_sec) * 1e3 + double(t.tv_nsec) * 1e-6;
 }
 
+double bytes_per_element(std::size_t bytes, const tensor& t) {
+    return double(bytes) / double(t.size());
+}
+
 struct result {
     double best_ms = 0;
     double cpu_ms = 0;
     std::size_t k = 0;
-    double kept_bytes_per_element = 0;
+    double forward_bytes_per_element = 0;  // held between forward and backward
+    double kept_bytes_per_element = 0;     // held after backward too
     std::uint64_t checksum = 0;
 };
 
@@ -88,6 +95,7 @@ result measure(const tensor& rates, const tensor& gradient, double tau, int repe
         const auto start = std::chrono::steady_clock::now();
         const double cpu_start = cpu_ms();
         const tensor& out = layer.forward(rates);
+        if (i == 0) r.forward_bytes_per_element = bytes_per_element(heap_in_use() - before, rates);
         const tensor& back = layer.backward(gradient);
         const std::chrono::duration<double, std::milli> elapsed =
             std::chrono::steady_clock::now() - start;
@@ -98,7 +106,7 @@ result measure(const tensor& rates, const tensor& gradient, double tau, int repe
         if (i == 0) r.checksum = fnv1a(back, fnv1a(out));
     }
     r.k = layer.diagnostics().k;
-    r.kept_bytes_per_element = double(heap_in_use() - before) / double(rates.size());
+    r.kept_bytes_per_element = bytes_per_element(heap_in_use() - before, rates);
     return r;
 }
 
@@ -109,13 +117,15 @@ void report(const char* name, const tensor& rates, const tensor& gradient, doubl
         omp_set_num_threads(threads);
         const result r = measure<Estimator>(rates, gradient, tau, repeats);
         const double rate = double(rates.size()) / (r.best_ms * 1e3);
-        std::printf("%-28s %4.2f %7d %9.2f %10.2f %9.2f %4zu %7.1f\n", name, tau, threads,
-                    r.best_ms, rate, r.cpu_ms, r.k, r.kept_bytes_per_element);
+        std::printf("%-28s %4.2f %7d %9.2f %10.2f %9.2f %4zu %7.1f %7.1f\n", name, tau, threads,
+                    r.best_ms, rate, r.cpu_ms, r.k, r.forward_bytes_per_element,
+                    r.kept_bytes_per_element);
         std::printf("{\"estimator\": \"%s\", \"tau\": %g, \"threads\": %d, \"ms\": %.3f, "
                     "\"m_elements_per_s\": %.3f, \"cpu_ms\": %.3f, \"k\": %zu, "
-                    "\"extra_bytes_per_element\": %.2f, \"checksum\": \"%016llx\"}\n",
+                    "\"forward_bytes_per_element\": %.2f, \"extra_bytes_per_element\": %.2f, "
+                    "\"checksum\": \"%016llx\"}\n",
                     name, tau, threads, r.best_ms, rate, r.cpu_ms, r.k,
-                    r.kept_bytes_per_element, static_cast<unsigned long long>(r.checksum));
+                    r.forward_bytes_per_element, r.kept_bytes_per_element, static_cast<unsigned long long>(r.checksum));
     }
 }
 
@@ -129,8 +139,8 @@ int main(int argc, char** argv) {
     for (float r : rates) zeros += r == 0.0f;
     std::printf("noise layer forward + backward, %zu elements (%.1f%% zeros), best of %d\n",
                 rates.size(), 100.0 * double(zeros) / double(rates.size()), repeats);
-    std::printf("%-28s %4s %7s %9s %10s %9s %4s %7s\n", "estimator", "tau", "threads", "ms",
-                "M elem/s", "cpu ms", "k", "B/elem");
+    std::printf("%-28s %4s %7s %9s %10s %9s %4s %7s %7s\n", "estimator", "tau", "threads", "ms",
+                "M elem/s", "cpu ms", "k", "B/el fw", "B/el bw");
     report<poisson::straight_through_gumbel>("straight_through_gumbel", rates, gradient, 1.0,
                                              repeats);
     report<poisson::straight_through_gumbel>("straight_through_gumbel", rates, gradient, 0.5,

@@ -85,11 +85,12 @@ def main():
     print(f"sgemm floor of one step: {base['sgemm_floor_ms']:.1f} ms")
 
     print("\nnoise layer alone, forward + backward, 100x32x28x28 rates")
-    print(f"{'estimator':28} {'threads':>7} {'ms':>8} {'M el/s':>8} {'bytes/el':>9}")
+    print(f"{'estimator':28} {'threads':>7} {'ms':>8} {'M el/s':>8} {'B/el held':>9}"
+          f" {'+ gradient':>10}")
     for r in ours_noise:
         label = f"{r['estimator']} tau {r['tau']:g}"
         print(f"{label:28} {r['threads']:7d} {r['ms']:8.1f} {r['m_elements_per_s']:8.1f}"
-              f" {r['extra_bytes_per_element']:9.1f}")
+              f" {r.get('forward_bytes_per_element', 0):9.1f} {r['extra_bytes_per_element']:10.1f}")
     for op, r in torch_noise.items():
         print(f"{'torch ' + op:28} {args.threads:7d} {r['ms_fwd_bwd']:8.1f}"
               f" {r['m_elements_per_s']:8.2f}")
@@ -111,7 +112,11 @@ def main():
     print("gumbel noise throughput / torch's",
           verdict(ratio(st2.get("m_elements_per_s"),
                         torch_noise.get("gumbel_st", {}).get("m_elements_per_s")), 50, False))
-    print("gumbel noise extra bytes/element ", verdict(st2.get("extra_bytes_per_element", 0), 8))
+    # Held from forward to backward: the output and one derivative per element. backward's
+    # result, the gradient every layer returns, is shown beside it.
+    print("gumbel noise bytes/element held  ",
+          verdict(st2.get("forward_bytes_per_element", 0), 8),
+          f"({st2.get('extra_bytes_per_element', 0):.1f} with backward's gradient)")
     print("P_2 peak RSS / baseline's        ",
           verdict(ratio(ours_steps["p2"]["peak_rss_mib"], base["peak_rss_mib"]), 1.2))
     print(f"gumbel noise, {args.threads} threads / 1 thread ",
