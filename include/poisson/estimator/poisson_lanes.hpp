@@ -138,31 +138,40 @@ inline constexpr double inversion_margin = 0x1p-40;
 /// the redraw after `p` underflows) to the scalar loop.
 inline constexpr double smallest_pmf = 0x1p-1000;
 
+/// Whether `|d| <= inversion_margin`, in each lane.
+inline poisson_mask_v near_zero(poisson_real_v d) noexcept {
+    constexpr std::int64_t magnitude = 0x7fffffffffffffff;
+    const auto abs = std::bit_cast<poisson_real_v>(std::bit_cast<poisson_mask_v>(d) & magnitude);
+    return abs <= inversion_margin;
+}
+
 /// Inversion by sequential search in the lanes of `inverting` (rates in (0, 10)), from uniform
 /// 0 of their streams, as `poisson_inversion` but from `p_0 = simd_exp(-rate)`. Returns the
 /// counts; sets in `unsure` the lanes one of whose steps came within `inversion_margin`, or
 /// reached `smallest_pmf`: there, and only there, the scalar loop may have decided otherwise.
 ///
 /// At step `x` every lane still searching is at count `x`, so `rate / x` is computed for all
-/// lanes without waiting for the previous step; a lane that has stopped is left as it is.
+/// lanes without waiting for the previous step.
 template <class Lanes>
 poisson_real_v invert_lanes(poisson_real_v rate, poisson_mask_v inverting,
                             uniform_rows<Lanes>& rows, poisson_mask_v& unsure) {
     poisson_real_v u = load<poisson_real_v>(rows.row(0));
     poisson_real_v p = simd_exp(-rate);
     poisson_real_v count{};
-    const auto near = [](poisson_real_v u_, poisson_real_v p_) {
-        const poisson_real_v d = u_ - p_;
-        return (d <= inversion_margin) & (d >= -inversion_margin);
-    };
-    unsure = inverting & near(u, p);
-    poisson_mask_v searching = inverting & (u > p);
+    // d = u - p, exact in sign: u > p is d > 0.
+    poisson_real_v d = u - p;
+    unsure = inverting & near_zero(d);
+    poisson_mask_v searching = inverting & (d > 0.0);
     for (double x = 1.0; any_lane(searching); x += 1.0) {
-        u = select(searching, u - p, u);
-        p = select(searching, p * (rate / x), p);
+        // Step x: u -= p, p *= rate / x. Lanes that have stopped take it too, and their u and
+        // p are not read again; so neither waits for the comparisons, only the count does.
+        u = d;
+        p = p * (rate / x);
         count = select(searching, splat<poisson_real_v>(x), count);
-        unsure |= searching & (near(u, p) | (p < smallest_pmf));
-        searching = searching & (u > p) & (p >= smallest_pmf);
+        d = u - p;
+        const poisson_mask_v tiny = p < smallest_pmf;
+        unsure |= searching & (near_zero(d) | tiny);
+        searching &= (d > 0.0) & ~tiny;
     }
     return count;
 }
@@ -190,6 +199,42 @@ poisson_real_v poisson_group(poisson_real_v rate, const poisson_elements& elemen
     return count;
 }
 
+/// Elements `compact_nonzero` may write past its count.
+inline constexpr std::size_t nonzero_block = 16;
+
+/// Writes the indices of the nonzero rates to `order`, in increasing order, and returns how
+/// many there are; `order` has room for `nonzero_block` more than `rates.size()`. Without
+/// branches: the zeros are mixed with the rest at random.
+template <std::floating_point T>
+std::size_t compact_nonzero(std::span<const T> rates, std::uint32_t* order) noexcept {
+    const std::size_t n = rates.size();
+    std::size_t nonzero = 0, i = 0;
+#if defined(__AVX512F__)
+    // A block of rates at a time: their indices, packed under the mask of the nonzero ones.
+    constexpr std::size_t block = 64 / sizeof(T);
+    static_assert(block <= nonzero_block);
+    const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    for (; i + block <= n; i += block) {
+        __mmask16 mask;
+        if constexpr (std::same_as<T, float>) {
+            mask = _mm512_cmp_ps_mask(_mm512_loadu_ps(rates.data() + i), _mm512_setzero_ps(),
+                                      _CMP_NEQ_OQ);
+        } else {
+            mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(rates.data() + i), _mm512_setzero_pd(),
+                                      _CMP_NEQ_OQ);
+        }
+        const __m512i indices = _mm512_add_epi32(lanes, _mm512_set1_epi32(int(i)));
+        _mm512_storeu_si512(order + nonzero, _mm512_maskz_compress_epi32(mask, indices));
+        nonzero += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(mask)));
+    }
+#endif
+    for (; i < n; ++i) {
+        order[nonzero] = static_cast<std::uint32_t>(i);
+        nonzero += rates[i] != T(0);
+    }
+    return nonzero;
+}
+
 /// Calls `group(elements, used)` for the nonzero rates of `rates`, `poisson_lane_count` at
 /// a time; a last, partial group is padded with copies of its last element, which compute
 /// the same values and are not used. Rates 0 get no call. Lanes are independent: the
@@ -198,13 +243,8 @@ template <std::floating_point T, class Group>
 void for_each_nonzero_group(std::span<const T> rates, Group&& group) {
     constexpr std::size_t L = poisson_lane_count;
     const std::size_t n = rates.size();
-    std::vector<std::uint32_t> order(n);
-    std::size_t nonzero = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        // Without branches: the zeros are mixed with the rest at random.
-        order[nonzero] = static_cast<std::uint32_t>(i);
-        nonzero += rates[i] != T(0);
-    }
+    std::vector<std::uint32_t> order(n + nonzero_block);  // + room for a block's last store
+    const std::size_t nonzero = compact_nonzero(rates, order.data());
     poisson_elements elements;
     for (std::size_t first = 0; first < nonzero; first += L) {
         const std::size_t used = std::min(L, nonzero - first);

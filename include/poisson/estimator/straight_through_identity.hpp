@@ -58,7 +58,7 @@ public:
         std::vector<double> uniforms;  // the rows of the group at hand, reused
         detail::for_each_nonzero_group(
             rates, [&](const detail::poisson_elements& elements, std::size_t used) {
-                detail::poisson_real_v rate;
+                detail::poisson_real_v rate{};
                 for (std::size_t j = 0; j < elements.size(); ++j)
                     rate[j] = double(rates[elements[j]]);
                 const detail::poisson_real_v count =
