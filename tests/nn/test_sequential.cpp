@@ -129,6 +129,21 @@ static_assert(nn::detail::fuses_backward<nn::relu<float>, nn::max_pool2d<float>>
 static_assert(!nn::detail::fuses_backward<nn::dropout<float>, nn::max_pool2d<float>>);
 static_assert(!nn::detail::fuses_backward<nn::conv2d<float>, nn::max_pool2d<float>>);
 
+// The passes sequential makes of the stacks below and of the report's layer order.
+using report_order = nn::sequential<nn::conv2d<float>, nn::relu<float>, nn::max_pool2d<float>,
+                                    nn::flatten<float>, nn::dense<float>, nn::relu<float>,
+                                    nn::dropout<float>, nn::dense<float>>;
+static_assert(report_order::forward_stage_length<0> == 3);  // conv, relu, pool in one pass
+static_assert(report_order::forward_stage_length<3> == 1);
+static_assert(report_order::forward_stage_length<4> == 1);  // dense does not fuse
+static_assert(report_order::backward_stage_length<2> == 2);  // pool through relu
+static_assert(report_order::backward_stage_length<1> == 1);
+static_assert(report_order::backward_stage_length<0> == 1);
+using conv_relu_drop =
+    nn::sequential<nn::conv2d<float>, nn::relu<float>, nn::dropout<float>, nn::max_pool2d<float>>;
+static_assert(conv_relu_drop::forward_stage_length<0> == 2);  // conv into relu only
+static_assert(conv_relu_drop::backward_stage_length<3> == 1);
+
 // conv (chunks of two images over a batch of 5), relu, overlapping 3x3 pooling at stride 2:
 // windows share maxima, and half the conv outputs are negative, so the mask matters.
 template <class T>
@@ -164,8 +179,11 @@ TEST_CASE_TEMPLATE("sequential: fused neighbours give the separate calls' result
         copy.template get<4>().forward(copy.template get<3>().forward(h)));
     REQUIRE(y.shape() == by_hand.shape());
     CHECK(y == by_hand);
-    // The fused forward leaves each relu its output, as a separate forward does.
+    // The fused forward leaves each relu its output and each pool its maxima, as separate
+    // forwards do.
     CHECK(model.template get<1>().output() == copy.template get<1>().output());
+    CHECK(model.template get<2>().argmax() == copy.template get<2>().argmax());
+    CHECK(model.template get<4>().output() == copy.template get<4>().output());
 
     const auto g = random_tensor<T>(y.shape(), 5);
     const tensor<T> dx = model.backward(g);

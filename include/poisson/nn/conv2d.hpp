@@ -121,10 +121,10 @@ public:
     }
 
     /// @brief `next.forward(forward(x))` for the element-wise layer `next` behind (a `relu`;
-    /// `sequential` makes the call), with each chunk of this layer's output handed to
-    /// `next.forward_part` while it is in cache. This layer's own output is then not kept;
-    /// the result, `next`'s output, is bit for bit that of the separate calls. Throws as
-    /// `forward` does.
+    /// `sequential` makes the call), with each chunk of this layer's output, whole images
+    /// in order, handed to `next.forward_part` while it is in cache. This layer's own output
+    /// is then not kept; the result, `next`'s output, is bit for bit that of the separate
+    /// calls. Throws as `forward` does.
     template <piecewise_input Next>
         requires std::same_as<typename Next::value_type, T>
     const tensor<T>& forward_into(const tensor<T>& x, Next& next) {

@@ -65,7 +65,8 @@ concept has_state = requires(const L& cl, L& l, io::checkpoint& out, const io::c
 
 /// @brief An element-wise layer that can take its input in pieces from the layer in front
 /// (see `sequential`): `start_forward(shape)`, then `forward_part(in, first, count)` for
-/// every piece, after which `output()` is what `forward` would have returned.
+/// every piece, after which `output()` is what `forward` would have returned. Callers hand
+/// the pieces in order, each a whole number of images (of the batch axis's entries).
 template <class L>
 concept piecewise_input =
     requires(L& l, const L& cl, const typename L::value_type* in, std::size_t n,

@@ -54,25 +54,42 @@ public:
     /// another rank, an image smaller than the window, or an image of more than 2^31 - 1
     /// values (the argmax positions are int32).
     const tensor<T>& forward(const tensor<T>& x) {
-        check_input(x);
-        m_input_shape = x.shape();
-        const auto& s = x.shape();
-        const std::size_t oh = (s[1] - m_options.window_h) / m_options.stride_h + 1;
-        const std::size_t ow = (s[2] - m_options.window_w) / m_options.stride_w + 1;
-        const typename tensor<T>::shape_type out_shape{s[0], oh, ow, s[3]};
-        m_output.resize(out_shape);
-        m_argmax.resize(out_shape);
-        const auto n = static_cast<std::ptrdiff_t>(s[0]);
-        const auto rows = static_cast<std::ptrdiff_t>(oh);
-#pragma omp parallel for collapse(2) schedule(static) \
-    if (x.size() >= detail::parallel_threshold)
-        for (std::ptrdiff_t b = 0; b < n; ++b) {
-            for (std::ptrdiff_t i = 0; i < rows; ++i) {
-                pool_row(x.data(), std::size_t(b), std::size_t(i));
-            }
-        }
+        start_forward(x.shape());
+        forward_images(x.data(), 0, x.shape(0));
         return m_output;
     }
+
+    /// @brief Piecewise forward, for a layer in front that hands over whole images while
+    /// they are in cache (`sequential` with conv2d and relu in front): checks the input
+    /// shape as `forward` does and sizes the output; `forward_images` calls then fill it.
+    void start_forward(const typename tensor<T>::shape_type& shape) {
+        check_input(shape);
+        m_input_shape = shape;
+        const std::size_t oh = (shape[1] - m_options.window_h) / m_options.stride_h + 1;
+        const std::size_t ow = (shape[2] - m_options.window_w) / m_options.stride_w + 1;
+        const typename tensor<T>::shape_type out_shape{shape[0], oh, ow, shape[3]};
+        m_output.resize(out_shape);
+        m_argmax.resize(out_shape);
+    }
+
+    /// @brief Pools images `[first, last)` of the batch whose data starts at `x` (of the
+    /// shape given to `start_forward`).
+    void forward_images(const T* x, std::size_t first, std::size_t last) {
+        const auto& s = m_input_shape;
+        const auto begin = static_cast<std::ptrdiff_t>(first);
+        const auto end = static_cast<std::ptrdiff_t>(last);
+        const auto rows = static_cast<std::ptrdiff_t>(m_output.shape(1));
+#pragma omp parallel for collapse(2) schedule(static) \
+    if ((last - first) * s[1] * s[2] * s[3] >= detail::parallel_threshold)
+        for (std::ptrdiff_t b = begin; b < end; ++b) {
+            for (std::ptrdiff_t i = 0; i < rows; ++i) {
+                pool_row(x, std::size_t(b), std::size_t(i));
+            }
+        }
+    }
+
+    /// @brief The output of the last forward.
+    const tensor<T>& output() const noexcept { return m_output; }
 
     /// @brief Input gradient `[N, H, W, C]` for output gradient `g`: each output's gradient
     /// added at its stored maximum. Throws `invalid_argument` if `g` is not the output shape.
@@ -119,18 +136,16 @@ private:
         }
     }
 
-    void check_input(const tensor<T>& x) const {
-        detail::require_rank(x, 4, "max_pool2d", "[N, H, W, C]");
-        if (x.shape(1) < m_options.window_h || x.shape(2) < m_options.window_w) {
-            throw invalid_argument("max_pool2d: input has shape " +
-                                   detail::shape_string(x.shape()) + ", smaller than the " +
-                                   std::to_string(m_options.window_h) + "x" +
-                                   std::to_string(m_options.window_w) + " window");
+    void check_input(const typename tensor<T>::shape_type& shape) const {
+        detail::require_rank(shape, 4, "max_pool2d", "[N, H, W, C]");
+        if (shape[1] < m_options.window_h || shape[2] < m_options.window_w) {
+            throw invalid_argument("max_pool2d: input has shape " + detail::shape_string(shape) +
+                                   ", smaller than the " + std::to_string(m_options.window_h) +
+                                   "x" + std::to_string(m_options.window_w) + " window");
         }
-        const auto image = x.shape(1) * x.shape(2) * x.shape(3);
+        const auto image = shape[1] * shape[2] * shape[3];
         if (image > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
-            throw invalid_argument("max_pool2d: input has shape " +
-                                   detail::shape_string(x.shape()) +
+            throw invalid_argument("max_pool2d: input has shape " + detail::shape_string(shape) +
                                    ", an image has too many values for int32 positions");
         }
     }

@@ -39,6 +39,85 @@ template <class A, class B>
 concept fuses_backward =
     requires(A& a, B& b, const tensor<typename B::value_type>& g) { b.backward_into(g, a); };
 
+/// @brief A layer that can take its input whole images at a time (max_pool2d):
+/// `start_forward(shape)`, then `forward_images(batch_data, first, last)` for each piece.
+template <class L>
+concept image_pieces =
+    requires(L& l, const L& cl, const typename L::value_type* x, std::size_t n,
+             const typename tensor<typename L::value_type>::shape_type& shape) {
+        l.start_forward(shape);
+        l.forward_images(x, n, n);
+        { cl.output() } -> std::convertible_to<const tensor<typename L::value_type>&>;
+    };
+
+/// @brief The element-wise layer `Act` followed by `Pool` as one piecewise layer: each piece
+/// goes through `Act`, then `Pool` pools those images of `Act`'s output while they are in
+/// cache. Pieces must be whole images, as `conv2d::forward_into` hands them.
+template <piecewise_input Act, image_pieces Pool>
+class activation_then_pool {
+public:
+    using value_type = typename Act::value_type;
+
+    activation_then_pool(Act& act, Pool& pool) : m_act(act), m_pool(pool) {}
+
+    void start_forward(const typename tensor<value_type>::shape_type& shape) {
+        m_pool.start_forward(shape);  // checks the rank first
+        m_act.start_forward(shape);
+        m_image = shape[1] * shape[2] * shape[3];
+    }
+
+    void forward_part(const value_type* in, std::size_t first, std::size_t count) {
+        m_act.forward_part(in, first, count);
+        m_pool.forward_images(m_act.output().data(), first / m_image, (first + count) / m_image);
+    }
+
+    const tensor<value_type>& output() const { return m_pool.output(); }
+
+private:
+    Act& m_act;
+    Pool& m_pool;
+    std::size_t m_image = 1;
+};
+
+/// @brief How many layers of `Tuple`, from position `I`, one forward pass runs: 3 for a
+/// conv2d, relu and max_pool2d; 2 for a conv2d and relu; else 1.
+template <class Tuple, std::size_t I>
+constexpr std::size_t forward_stage_length() {
+    constexpr std::size_t n = std::tuple_size_v<Tuple>;
+    if constexpr (I + 1 >= n) {
+        return 1;
+    } else {
+        using A = std::tuple_element_t<I, Tuple>;
+        using B = std::tuple_element_t<I + 1, Tuple>;
+        if constexpr (!fuses_forward<A, B>) {
+            return 1;
+        } else if constexpr (I + 2 < n) {
+            using C = std::tuple_element_t<I + 2, Tuple>;
+            if constexpr (image_pieces<C> && piecewise_input<B> &&
+                          std::same_as<typename B::value_type, typename C::value_type>) {
+                return fuses_forward<A, activation_then_pool<B, C>> ? 3 : 2;
+            } else {
+                return 2;
+            }
+        } else {
+            return 2;
+        }
+    }
+}
+
+/// @brief How many layers of `Tuple`, ending at position `I`, one backward pass runs: 2
+/// for a max_pool2d through the relu in front; else 1.
+template <class Tuple, std::size_t I>
+constexpr std::size_t backward_stage_length() {
+    if constexpr (I == 0) {
+        return 1;
+    } else {
+        return fuses_backward<std::tuple_element_t<I - 1, Tuple>, std::tuple_element_t<I, Tuple>>
+                   ? 2
+                   : 1;
+    }
+}
+
 }  // namespace detail
 
 /// @brief Layers applied in order: `forward` runs them first to last, `backward` last to
@@ -51,8 +130,10 @@ concept fuses_backward =
 /// Adjacent layers that can share a pass over the data do, with results bit for bit those
 /// of the separate calls: a `conv2d` hands its output to a `relu` behind it chunk by chunk,
 /// while it is in cache (the conv2d's own output is then not kept), and a `max_pool2d`
-/// writes the gradient through the `relu` in front of it (that relu's backward pass is
-/// skipped). Every layer still exists, keeps its state and can be called on its own.
+/// right behind that relu pools each chunk as it comes; in backward, a `max_pool2d` writes
+/// the gradient through the `relu` in front of it (that relu's own pass is skipped). Every
+/// layer still exists, keeps its state and can be called on its own. `forward_stage` and
+/// `backward_stage` run one such pass, for profiling.
 template <class... Layers>
 class sequential {
     static_assert(sizeof...(Layers) > 0, "sequential: needs at least one layer");
@@ -82,6 +163,43 @@ public:
     /// parameter gradients are overwritten.
     const tensor<value_type>& backward(const tensor<value_type>& g) {
         return backward_from<size - 1>(g);
+    }
+
+    /// @brief How many layers the forward pass starting at layer `I` runs (see above).
+    template <std::size_t I>
+    static constexpr std::size_t forward_stage_length =
+        detail::forward_stage_length<std::tuple<Layers...>, I>();
+
+    /// @brief How many layers the backward pass ending at layer `I` runs (see above).
+    template <std::size_t I>
+    static constexpr std::size_t backward_stage_length =
+        detail::backward_stage_length<std::tuple<Layers...>, I>();
+
+    /// @brief Runs the forward pass starting at layer `I` on `x`, as `forward` does, and
+    /// returns the output of its last layer, `I + forward_stage_length<I> - 1`.
+    template <std::size_t I>
+    const tensor<value_type>& forward_stage(const tensor<value_type>& x) {
+        constexpr std::size_t length = forward_stage_length<I>;
+        if constexpr (length == 3) {
+            detail::activation_then_pool next(std::get<I + 1>(m_layers),
+                                              std::get<I + 2>(m_layers));
+            return std::get<I>(m_layers).forward_into(x, next);
+        } else if constexpr (length == 2) {
+            return std::get<I>(m_layers).forward_into(x, std::get<I + 1>(m_layers));
+        } else {
+            return std::get<I>(m_layers).forward(x);
+        }
+    }
+
+    /// @brief Runs the backward pass ending at layer `I` on `g`, as `backward` does, and
+    /// returns the input gradient of its first layer, `I - backward_stage_length<I> + 1`.
+    template <std::size_t I>
+    const tensor<value_type>& backward_stage(const tensor<value_type>& g) {
+        if constexpr (backward_stage_length<I> == 2) {
+            return std::get<I>(m_layers).backward_into(g, std::get<I - 1>(m_layers));
+        } else {
+            return std::get<I>(m_layers).backward(g);
+        }
     }
 
     /// @brief Forwards the mode to every layer that has one (dropout, noise layers).
@@ -137,59 +255,24 @@ public:
 
 private:
     template <std::size_t I>
-    using layer_at = std::tuple_element_t<I, std::tuple<Layers...>>;
-
-    // Layer I on x, or layers I and I + 1 in one pass; then the rest.
-    template <std::size_t I>
     const tensor<value_type>& forward_from(const tensor<value_type>& x) {
-        constexpr bool fused = [] {
-            if constexpr (I + 1 < size) {
-                return detail::fuses_forward<layer_at<I>, layer_at<I + 1>>;
-            } else {
-                return false;
-            }
-        }();
-        if constexpr (fused) {
-            return forward_rest<I + 2>(
-                std::get<I>(m_layers).forward_into(x, std::get<I + 1>(m_layers)));
-        } else {
-            return forward_rest<I + 1>(std::get<I>(m_layers).forward(x));
-        }
-    }
-
-    template <std::size_t I>
-    const tensor<value_type>& forward_rest(const tensor<value_type>& y) {
-        if constexpr (I < size) {
-            return forward_from<I>(y);
+        constexpr std::size_t next = I + forward_stage_length<I>;
+        const tensor<value_type>& y = forward_stage<I>(x);
+        if constexpr (next < size) {
+            return forward_from<next>(y);
         } else {
             return y;
         }
     }
 
-    // Layer I on g, or layers I and I - 1 in one pass; then the rest.
     template <std::size_t I>
     const tensor<value_type>& backward_from(const tensor<value_type>& g) {
-        constexpr bool fused = [] {
-            if constexpr (I > 0) {
-                return detail::fuses_backward<layer_at<I - 1>, layer_at<I>>;
-            } else {
-                return false;
-            }
-        }();
-        if constexpr (fused) {
-            const auto& dx = std::get<I>(m_layers).backward_into(g, std::get<I - 1>(m_layers));
-            if constexpr (I > 1) {
-                return backward_from<I - 2>(dx);
-            } else {
-                return dx;
-            }
+        constexpr std::size_t length = backward_stage_length<I>;
+        const tensor<value_type>& dx = backward_stage<I>(g);
+        if constexpr (I >= length) {
+            return backward_from<I - length>(dx);
         } else {
-            const auto& dx = std::get<I>(m_layers).backward(g);
-            if constexpr (I > 0) {
-                return backward_from<I - 1>(dx);
-            } else {
-                return dx;
-            }
+            return dx;
         }
     }
 
