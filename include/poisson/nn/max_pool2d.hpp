@@ -72,18 +72,18 @@ public:
         m_argmax.resize(out_shape);
     }
 
-    /// @brief Pools images `[first, last)` of the batch whose data starts at `x` (of the
-    /// shape given to `start_forward`).
-    void forward_images(const T* x, std::size_t first, std::size_t last) {
+    /// @brief Pools images `[first, last)` of the batch (of the shape given to
+    /// `start_forward`); `images` points at the first of them.
+    void forward_images(const T* images, std::size_t first, std::size_t last) {
         const auto& s = m_input_shape;
-        const auto begin = static_cast<std::ptrdiff_t>(first);
-        const auto end = static_cast<std::ptrdiff_t>(last);
+        const auto count = static_cast<std::ptrdiff_t>(last - first);
         const auto rows = static_cast<std::ptrdiff_t>(m_output.shape(1));
 #pragma omp parallel for collapse(2) schedule(static) \
     if ((last - first) * s[1] * s[2] * s[3] >= detail::parallel_threshold)
-        for (std::ptrdiff_t b = begin; b < end; ++b) {
+        for (std::ptrdiff_t b = 0; b < count; ++b) {
             for (std::ptrdiff_t i = 0; i < rows; ++i) {
-                pool_row(x, std::size_t(b), std::size_t(i));
+                pool_row(images + std::size_t(b) * s[1] * s[2] * s[3], first + std::size_t(b),
+                         std::size_t(i));
             }
         }
     }
@@ -170,12 +170,12 @@ private:
         }
     }
 
-    // Pools output row i of image b. Starting from the window's first pixel and replacing
-    // only on a strictly greater value keeps the first maximum in row-major order.
-    void pool_row(const T* x, std::size_t b, std::size_t i) {
+    // Pools output row i of image b, whose values start at `image`. Starting from the
+    // window's first pixel and replacing only on a strictly greater value keeps the first
+    // maximum in row-major order.
+    void pool_row(const T* image, std::size_t b, std::size_t i) {
         const auto& s = m_input_shape;
         const std::size_t w = s[2], c = s[3], ow = m_output.shape(2);
-        const T* image = x + b * s[1] * w * c;
         const std::size_t first = ((b * m_output.shape(1) + i) * ow) * c;
         for (std::size_t j = 0; j < ow; ++j) {
             T* out = m_output.data() + first + j * c;

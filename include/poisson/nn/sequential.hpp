@@ -40,7 +40,8 @@ concept fuses_backward =
     requires(A& a, B& b, const tensor<typename B::value_type>& g) { b.backward_into(g, a); };
 
 /// @brief A layer that can take its input whole images at a time (max_pool2d):
-/// `start_forward(shape)`, then `forward_images(batch_data, first, last)` for each piece.
+/// `start_forward(shape)`, then `forward_images(data, first, last)` for each piece, where
+/// `data` points at image `first`.
 template <class L>
 concept image_pieces =
     requires(L& l, const L& cl, const typename L::value_type* x, std::size_t n,
@@ -50,25 +51,40 @@ concept image_pieces =
         { cl.output() } -> std::convertible_to<const tensor<typename L::value_type>&>;
     };
 
+/// @brief An element-wise layer that can leave its output unstored, its values made piece
+/// by piece through `apply` for a layer behind (relu).
+template <class L>
+concept unkept_output =
+    requires(L& l, const typename L::value_type* in, typename L::value_type* out,
+             std::size_t n, const typename tensor<typename L::value_type>::shape_type& shape) {
+        l.start_unkept_forward(shape);
+        L::apply(in, out, n);
+    };
+
 /// @brief The element-wise layer `Act` followed by `Pool` as one piecewise layer: each piece
-/// goes through `Act`, then `Pool` pools those images of `Act`'s output while they are in
-/// cache. Pieces must be whole images, as `conv2d::forward_into` hands them.
-template <piecewise_input Act, image_pieces Pool>
+/// goes through `Act::apply` into a piece-sized buffer, which `Pool` pools while it is in
+/// cache; `Act` records only the shape (its backward goes through `Pool::backward_into`).
+/// Pieces must be whole images, in order, as `conv2d::forward_into` hands them.
+template <unkept_output Act, image_pieces Pool>
 class activation_then_pool {
 public:
     using value_type = typename Act::value_type;
 
-    activation_then_pool(Act& act, Pool& pool) : m_act(act), m_pool(pool) {}
+    activation_then_pool(Act& act, Pool& pool, tensor<value_type>& piece)
+        : m_act(act), m_pool(pool), m_piece(piece) {}
 
     void start_forward(const typename tensor<value_type>::shape_type& shape) {
         m_pool.start_forward(shape);  // checks the rank first
-        m_act.start_forward(shape);
+        m_act.start_unkept_forward(shape);
         m_image = shape[1] * shape[2] * shape[3];
     }
 
     void forward_part(const value_type* in, std::size_t first, std::size_t count) {
-        m_act.forward_part(in, first, count);
-        m_pool.forward_images(m_act.output().data(), first / m_image, (first + count) / m_image);
+        if (m_piece.size() < count) {
+            m_piece.resize({count});
+        }
+        Act::apply(in, m_piece.data(), count);
+        m_pool.forward_images(m_piece.data(), first / m_image, (first + count) / m_image);
     }
 
     const tensor<value_type>& output() const { return m_pool.output(); }
@@ -76,6 +92,7 @@ public:
 private:
     Act& m_act;
     Pool& m_pool;
+    tensor<value_type>& m_piece;
     std::size_t m_image = 1;
 };
 
@@ -93,7 +110,7 @@ constexpr std::size_t forward_stage_length() {
             return 1;
         } else if constexpr (I + 2 < n) {
             using C = std::tuple_element_t<I + 2, Tuple>;
-            if constexpr (image_pieces<C> && piecewise_input<B> &&
+            if constexpr (image_pieces<C> && unkept_output<B> && fuses_backward<B, C> &&
                           std::same_as<typename B::value_type, typename C::value_type>) {
                 return fuses_forward<A, activation_then_pool<B, C>> ? 3 : 2;
             } else {
@@ -130,10 +147,12 @@ constexpr std::size_t backward_stage_length() {
 /// Adjacent layers that can share a pass over the data do, with results bit for bit those
 /// of the separate calls: a `conv2d` hands its output to a `relu` behind it chunk by chunk,
 /// while it is in cache (the conv2d's own output is then not kept), and a `max_pool2d`
-/// right behind that relu pools each chunk as it comes; in backward, a `max_pool2d` writes
-/// the gradient through the `relu` in front of it (that relu's own pass is skipped). Every
-/// layer still exists, keeps its state and can be called on its own. `forward_stage` and
-/// `backward_stage` run one such pass, for profiling.
+/// right behind that relu pools each chunk as it comes (the relu's output is then not
+/// stored either: backward needs only the pooled maxima); in backward, a `max_pool2d`
+/// writes the gradient through the `relu` in front of it (that relu's own pass is skipped).
+/// Every layer still exists and can be called on its own, but a layer whose output was not
+/// kept cannot run its own backward after such a forward (relu throws). `forward_stage`
+/// and `backward_stage` run one such pass, for profiling.
 template <class... Layers>
 class sequential {
     static_assert(sizeof...(Layers) > 0, "sequential: needs at least one layer");
@@ -182,7 +201,7 @@ public:
         constexpr std::size_t length = forward_stage_length<I>;
         if constexpr (length == 3) {
             detail::activation_then_pool next(std::get<I + 1>(m_layers),
-                                              std::get<I + 2>(m_layers));
+                                              std::get<I + 2>(m_layers), m_piece);
             return std::get<I>(m_layers).forward_into(x, next);
         } else if constexpr (length == 2) {
             return std::get<I>(m_layers).forward_into(x, std::get<I + 1>(m_layers));
@@ -277,6 +296,7 @@ private:
     }
 
     std::tuple<Layers...> m_layers;
+    tensor<value_type> m_piece;  // one chunk of activations on its way into a pool
 };
 
 /// @brief Deduces the layer types: `sequential model{conv2d<float>(...), relu<float>{}}`.
