@@ -7,6 +7,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 
@@ -73,8 +74,11 @@ public:
     }
 
     /// @brief Pools images `[first, last)` of the batch (of the shape given to
-    /// `start_forward`); `images` points at the first of them.
-    void forward_images(const T* images, std::size_t first, std::size_t last) {
+    /// `start_forward`), `images` pointing at the first of them, with `transform` applied
+    /// to each value as it is read (a `relu` in front, whose output is then never stored).
+    template <class Transform = std::identity>
+    void forward_images(const T* images, std::size_t first, std::size_t last,
+                        Transform transform = {}) {
         const auto& s = m_input_shape;
         const auto count = static_cast<std::ptrdiff_t>(last - first);
         const auto rows = static_cast<std::ptrdiff_t>(m_output.shape(1));
@@ -83,7 +87,7 @@ public:
         for (std::ptrdiff_t b = 0; b < count; ++b) {
             for (std::ptrdiff_t i = 0; i < rows; ++i) {
                 pool_row(images + std::size_t(b) * s[1] * s[2] * s[3], first + std::size_t(b),
-                         std::size_t(i));
+                         std::size_t(i), transform);
             }
         }
     }
@@ -170,10 +174,11 @@ private:
         }
     }
 
-    // Pools output row i of image b, whose values start at `image`. Starting from the
-    // window's first pixel and replacing only on a strictly greater value keeps the first
-    // maximum in row-major order.
-    void pool_row(const T* image, std::size_t b, std::size_t i) {
+    // Pools output row i of image b, whose values start at `image`, each value read
+    // through `f`. Starting from the window's first pixel and replacing only on a strictly
+    // greater value keeps the first maximum in row-major order.
+    template <class F>
+    void pool_row(const T* image, std::size_t b, std::size_t i, F f) {
         const auto& s = m_input_shape;
         const std::size_t w = s[2], c = s[3], ow = m_output.shape(2);
         const std::size_t first = ((b * m_output.shape(1) + i) * ow) * c;
@@ -185,29 +190,32 @@ private:
                 for (std::size_t v = 0; v < m_options.window_w; ++v) {
                     const auto base = static_cast<std::int32_t>(((top + u) * w + left + v) * c);
                     if (u == 0 && v == 0) {
-                        start_window(image + base, base, c, out, arg);
+                        start_window(image + base, base, c, out, arg, f);
                     } else {
-                        update_window(image + base, base, c, out, arg);
+                        update_window(image + base, base, c, out, arg, f);
                     }
                 }
             }
         }
     }
 
+    template <class F>
     static void start_window(const T* src, std::int32_t base, std::size_t c, T* out,
-                             std::int32_t* arg) {
+                             std::int32_t* arg, F f) {
         for (std::size_t k = 0; k < c; ++k) {
-            out[k] = src[k];
+            out[k] = f(src[k]);
             arg[k] = base + static_cast<std::int32_t>(k);
         }
     }
 
     // Branch-free selects, so the channel loop vectorises.
+    template <class F>
     static void update_window(const T* src, std::int32_t base, std::size_t c, T* out,
-                              std::int32_t* arg) {
+                              std::int32_t* arg, F f) {
         for (std::size_t k = 0; k < c; ++k) {
-            const bool greater = src[k] > out[k];
-            out[k] = greater ? src[k] : out[k];
+            const T value = f(src[k]);
+            const bool greater = value > out[k];
+            out[k] = greater ? value : out[k];
             arg[k] = greater ? base + static_cast<std::int32_t>(k) : arg[k];
         }
     }

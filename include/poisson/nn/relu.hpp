@@ -23,9 +23,9 @@ namespace poisson::nn {
 /// data is in cache, with results bit for bit those of the separate passes:
 /// - a `conv2d` in front hands over its output chunk by chunk (`start_forward`,
 ///   `forward_part`);
-/// - when a `max_pool2d` follows, it pools each chunk as `apply` makes it, and the output
-///   is not stored at all (`start_unkept_forward`): the pooled maxima are all that
-///   backward needs;
+/// - when a `max_pool2d` follows, it pools each chunk through `value`, and the output is
+///   not stored at all (`start_unkept_forward`): the pooled maxima are all that backward
+///   needs;
 /// - that `max_pool2d`, which knows the output value at each window's maximum, writes the
 ///   masked gradient in backward (`passes`, `input_gradient_buffer`).
 template <class T>
@@ -57,7 +57,7 @@ public:
         apply(in, m_output.data() + first, count);
     }
 
-    /// @brief Fused forward whose output a layer behind consumes in pieces, through `apply`,
+    /// @brief Fused forward whose output a layer behind computes itself, through `value`,
     /// and whose backward that layer takes over (`max_pool2d` through `sequential`): only
     /// the shape is recorded. Until the next `forward` or `start_forward`, `output` and
     /// `backward` throw.
@@ -66,11 +66,14 @@ public:
         m_kept = false;
     }
 
-    /// @brief `out[i] = max(in[i], 0)` for `i < count`; NaN passes through.
+    /// @brief `max(x, 0)`; NaN passes through.
+    static T value(T x) noexcept { return x < T{0} ? T{0} : x; }
+
+    /// @brief `out[i] = max(in[i], 0)` for `i < count`.
     static void apply(const T* in, T* out, std::size_t count) {
 #pragma omp parallel for simd schedule(static) if (count >= detail::parallel_threshold)
         for (std::size_t i = 0; i < count; ++i) {
-            out[i] = in[i] < T{0} ? T{0} : in[i];  // written so that NaN passes through
+            out[i] = value(in[i]);
         }
     }
 

@@ -40,38 +40,36 @@ concept fuses_backward =
     requires(A& a, B& b, const tensor<typename B::value_type>& g) { b.backward_into(g, a); };
 
 /// @brief A layer that can take its input whole images at a time (max_pool2d):
-/// `start_forward(shape)`, then `forward_images(data, first, last)` for each piece, where
-/// `data` points at image `first`.
+/// `start_forward(shape)`, then `forward_images(data, first, last, f)` for each piece, where
+/// `data` points at image `first` and `f` is applied to each value read.
 template <class L>
 concept image_pieces =
     requires(L& l, const L& cl, const typename L::value_type* x, std::size_t n,
              const typename tensor<typename L::value_type>::shape_type& shape) {
         l.start_forward(shape);
-        l.forward_images(x, n, n);
+        l.forward_images(x, n, n, [](typename L::value_type v) { return v; });
         { cl.output() } -> std::convertible_to<const tensor<typename L::value_type>&>;
     };
 
-/// @brief An element-wise layer that can leave its output unstored, its values made piece
-/// by piece through `apply` for a layer behind (relu).
+/// @brief An element-wise layer whose output a layer behind can compute itself, value by
+/// value, leaving it unstored (relu).
 template <class L>
-concept unkept_output =
-    requires(L& l, const typename L::value_type* in, typename L::value_type* out,
-             std::size_t n, const typename tensor<typename L::value_type>::shape_type& shape) {
-        l.start_unkept_forward(shape);
-        L::apply(in, out, n);
-    };
+concept unkept_output = requires(L& l, typename L::value_type x,
+                                 const typename tensor<typename L::value_type>::shape_type& s) {
+    l.start_unkept_forward(s);
+    { L::value(x) } -> std::same_as<typename L::value_type>;
+};
 
-/// @brief The element-wise layer `Act` followed by `Pool` as one piecewise layer: each piece
-/// goes through `Act::apply` into a piece-sized buffer, which `Pool` pools while it is in
-/// cache; `Act` records only the shape (its backward goes through `Pool::backward_into`).
-/// Pieces must be whole images, in order, as `conv2d::forward_into` hands them.
+/// @brief The element-wise layer `Act` followed by `Pool` as one piecewise layer: `Pool`
+/// pools each piece through `Act::value` while it is in cache, and `Act` records only the
+/// shape (its backward goes through `Pool::backward_into`). Pieces must be whole images,
+/// in order, as `conv2d::forward_into` hands them.
 template <unkept_output Act, image_pieces Pool>
 class activation_then_pool {
 public:
     using value_type = typename Act::value_type;
 
-    activation_then_pool(Act& act, Pool& pool, tensor<value_type>& piece)
-        : m_act(act), m_pool(pool), m_piece(piece) {}
+    activation_then_pool(Act& act, Pool& pool) : m_act(act), m_pool(pool) {}
 
     void start_forward(const typename tensor<value_type>::shape_type& shape) {
         m_pool.start_forward(shape);  // checks the rank first
@@ -80,11 +78,8 @@ public:
     }
 
     void forward_part(const value_type* in, std::size_t first, std::size_t count) {
-        if (m_piece.size() < count) {
-            m_piece.resize({count});
-        }
-        Act::apply(in, m_piece.data(), count);
-        m_pool.forward_images(m_piece.data(), first / m_image, (first + count) / m_image);
+        m_pool.forward_images(in, first / m_image, (first + count) / m_image,
+                              [](value_type v) { return Act::value(v); });
     }
 
     const tensor<value_type>& output() const { return m_pool.output(); }
@@ -92,7 +87,6 @@ public:
 private:
     Act& m_act;
     Pool& m_pool;
-    tensor<value_type>& m_piece;
     std::size_t m_image = 1;
 };
 
@@ -201,7 +195,7 @@ public:
         constexpr std::size_t length = forward_stage_length<I>;
         if constexpr (length == 3) {
             detail::activation_then_pool next(std::get<I + 1>(m_layers),
-                                              std::get<I + 2>(m_layers), m_piece);
+                                              std::get<I + 2>(m_layers));
             return std::get<I>(m_layers).forward_into(x, next);
         } else if constexpr (length == 2) {
             return std::get<I>(m_layers).forward_into(x, std::get<I + 1>(m_layers));
@@ -296,7 +290,6 @@ private:
     }
 
     std::tuple<Layers...> m_layers;
-    tensor<value_type> m_piece;  // one chunk of activations on its way into a pool
 };
 
 /// @brief Deduces the layer types: `sequential model{conv2d<float>(...), relu<float>{}}`.
