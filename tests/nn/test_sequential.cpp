@@ -136,9 +136,12 @@ using report_order = nn::sequential<nn::conv2d<float>, nn::relu<float>, nn::max_
 static_assert(report_order::forward_stage_length<0> == 3);  // conv, relu, pool in one pass
 static_assert(report_order::forward_stage_length<3> == 1);
 static_assert(report_order::forward_stage_length<4> == 1);  // dense does not fuse
-static_assert(report_order::backward_stage_length<2> == 2);  // pool through relu
+static_assert(report_order::backward_stage_length<2> == 3);  // pool through relu into conv
 static_assert(report_order::backward_stage_length<1> == 1);
 static_assert(report_order::backward_stage_length<0> == 1);
+using no_conv_in_front =
+    nn::sequential<nn::flatten<float>, nn::relu<float>, nn::max_pool2d<float>>;
+static_assert(no_conv_in_front::backward_stage_length<2> == 2);  // pool through relu only
 using conv_relu_drop =
     nn::sequential<nn::conv2d<float>, nn::relu<float>, nn::dropout<float>, nn::max_pool2d<float>>;
 static_assert(conv_relu_drop::forward_stage_length<0> == 2);  // conv into relu only
@@ -254,4 +257,15 @@ TEST_CASE("max_pool2d: backward_into refuses a layer in front of another output 
                          "max_pool2d: the layer in front has output shape [1, 4, 4, 2], the "
                          "last input was [1, 6, 6, 2]",
                          poisson::invalid_argument);
+}
+
+TEST_CASE("sequential: a max_pool2d through a relu without a conv2d in front") {
+    nn::sequential model{nn::relu<float>{}, nn::max_pool2d<float>{}};
+    static_assert(decltype(model)::backward_stage_length<1> == 2);
+    auto copy = model;
+    const auto x = random_tensor<float>({3, 6, 6, 2}, 12);
+    const tensor<float> y = model.forward(x);
+    CHECK(y == copy.get<1>().forward(copy.get<0>().forward(x)));
+    const auto g = random_tensor<float>(y.shape(), 13);
+    CHECK(model.backward(g) == copy.get<0>().backward(copy.get<1>().backward(g)));
 }

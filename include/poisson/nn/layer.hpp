@@ -80,9 +80,12 @@ concept piecewise_input =
 /// its output `y` and 0 elsewhere, so that a layer behind it that sees those outputs can
 /// write its input gradient into `input_gradient_buffer()` (see `sequential`).
 template <class L>
-concept output_masked = requires(L& l, typename L::value_type y) {
+concept output_masked = requires(L& l, const L& cl, typename L::value_type y) {
     { L::passes(y) } -> std::convertible_to<bool>;
     { l.input_gradient_buffer() } -> std::same_as<tensor<typename L::value_type>&>;
+    {
+        cl.output_shape()
+    } -> std::convertible_to<const typename tensor<typename L::value_type>::shape_type&>;
 };
 
 }  // namespace poisson::nn

@@ -100,7 +100,7 @@ public:
     const tensor<T>& backward(const tensor<T>& g) {
         detail::require_same_shape(g, m_output, "max_pool2d");
         m_input_grad.resize(m_input_shape);
-        scatter(g.data(), m_input_grad.data(), [](T) { return true; });
+        scatter(g.data(), m_input_grad.data(), 0, m_input_shape[0], [](T) { return true; });
         return m_input_grad;
     }
 
@@ -115,16 +115,35 @@ public:
     template <output_masked Prev>
         requires std::same_as<typename Prev::value_type, T>
     const tensor<T>& backward_into(const tensor<T>& g, Prev& prev) {
-        detail::require_same_shape(g, m_output, "max_pool2d");
+        check_backward(g, prev.output_shape());
         tensor<T>& dx = prev.input_gradient_buffer();
-        if (dx.shape() != m_input_shape) {
-            throw invalid_argument("max_pool2d: the layer in front has output shape " +
-                                   detail::shape_string(dx.shape()) + ", the last input was " +
-                                   detail::shape_string(m_input_shape));
-        }
-        scatter(g.data(), dx.data(), [](T y) { return Prev::passes(y); });
+        scatter(g.data(), dx.data(), 0, m_input_shape[0], [](T y) { return Prev::passes(y); });
         return dx;
     }
+
+    /// @brief Throws what `backward_into` throws, for output gradient `g` and a layer in
+    /// front whose output has `prev_shape`.
+    void check_backward(const tensor<T>& g, const typename tensor<T>::shape_type& prev_shape) {
+        detail::require_same_shape(g, m_output, "max_pool2d");
+        if (prev_shape != m_input_shape) {
+            throw invalid_argument("max_pool2d: the layer in front has output shape " +
+                                   detail::shape_string(prev_shape) + ", the last input was " +
+                                   detail::shape_string(m_input_shape));
+        }
+    }
+
+    /// @brief `backward_into` for images `[first, last)` only, written to `dx` (pointing at
+    /// image `first`): for a layer further in front that takes its output gradient whole
+    /// images at a time (`conv2d::backward_from`, through `sequential`). Call
+    /// `check_backward` first.
+    template <output_masked Prev>
+        requires std::same_as<typename Prev::value_type, T>
+    void backward_images(const tensor<T>& g, T* dx, std::size_t first, std::size_t last) const {
+        scatter(g.data(), dx, first, last, [](T y) { return Prev::passes(y); });
+    }
+
+    /// @brief Shape of the last input.
+    const typename tensor<T>::shape_type& input_shape() const noexcept { return m_input_shape; }
 
     /// @brief Window and stride.
     const max_pool2d_options& options() const noexcept { return m_options; }
@@ -154,16 +173,18 @@ private:
         }
     }
 
-    // dx = 0, then each output's gradient added at its maximum where passes(output).
-    // Windows of one image may overlap, so threads split over images only.
+    // For images [first, last), dx (from image first on) = 0, then each output's gradient
+    // added at its maximum where passes(output). Windows of one image may overlap, so
+    // threads split over images only.
     template <class Passes>
-    void scatter(const T* g, T* dx, Passes passes) const {
+    void scatter(const T* g, T* dx, std::size_t first, std::size_t last, Passes passes) const {
         const auto& s = m_input_shape;
         const std::size_t image = s[1] * s[2] * s[3];
         const std::size_t outputs = m_output.shape(1) * m_output.shape(2) * s[3];
-#pragma omp parallel for schedule(static) if (s[0] * image >= detail::parallel_threshold)
-        for (std::size_t b = 0; b < s[0]; ++b) {
-            T* dxb = dx + b * image;
+#pragma omp parallel for schedule(static) \
+    if ((last - first) * image >= detail::parallel_threshold)
+        for (std::size_t b = first; b < last; ++b) {
+            T* dxb = dx + (b - first) * image;
             const T* gb = g + b * outputs;
             const T* yb = m_output.data() + b * outputs;
             const std::int32_t* arg = m_argmax.data() + b * outputs;

@@ -83,6 +83,9 @@ public:
         return m_output;
     }
 
+    /// @brief Shape of the last output, kept or not.
+    const shape_type& output_shape() const noexcept { return m_shape; }
+
     /// @brief Whether the gradient passes where the output is `y`: `y > 0`. A layer behind
     /// that sees the output values (`max_pool2d::backward_into`) applies this mask itself.
     static bool passes(T y) noexcept { return y > T{0}; }

@@ -116,16 +116,33 @@ constexpr std::size_t forward_stage_length() {
     }
 }
 
-/// @brief How many layers of `Tuple`, ending at position `I`, one backward pass runs: 2
-/// for a max_pool2d through the relu in front; else 1.
+/// @brief Whether `A` can take its output gradient chunk by chunk from a source that `B`
+/// and `C` behind it make (`A::backward_from` and `C::backward_images` through `B`):
+/// conv2d from max_pool2d through relu.
+template <class A, class B, class C>
+concept fuses_backward_from = fuses_backward<B, C> && requires(
+    A& a, const C& c, const tensor<typename C::value_type>& g, typename C::value_type* rows,
+    std::size_t n) {
+    c.template backward_images<B>(g, rows, n, n);
+    a.backward_from(c.input_shape(), [](std::size_t, std::size_t, typename A::value_type*) {});
+};
+
+/// @brief How many layers of `Tuple`, ending at position `I`, one backward pass runs: 3
+/// for a conv2d, relu, max_pool2d; 2 for a max_pool2d through the relu in front; else 1.
 template <class Tuple, std::size_t I>
 constexpr std::size_t backward_stage_length() {
     if constexpr (I == 0) {
         return 1;
     } else {
-        return fuses_backward<std::tuple_element_t<I - 1, Tuple>, std::tuple_element_t<I, Tuple>>
-                   ? 2
-                   : 1;
+        using B = std::tuple_element_t<I - 1, Tuple>;
+        using C = std::tuple_element_t<I, Tuple>;
+        if constexpr (!fuses_backward<B, C>) {
+            return 1;
+        } else if constexpr (I >= 2) {
+            return fuses_backward_from<std::tuple_element_t<I - 2, Tuple>, B, C> ? 3 : 2;
+        } else {
+            return 2;
+        }
     }
 }
 
@@ -143,7 +160,8 @@ constexpr std::size_t backward_stage_length() {
 /// while it is in cache (the conv2d's own output is then not kept), and a `max_pool2d`
 /// right behind that relu pools each chunk as it comes (the relu's output is then not
 /// stored either: backward needs only the pooled maxima); in backward, a `max_pool2d`
-/// writes the gradient through the `relu` in front of it (that relu's own pass is skipped).
+/// writes the gradient through the `relu` in front of it (that relu's own pass is skipped),
+/// chunk by chunk as the `conv2d` in front of those needs it.
 /// Every layer still exists and can be called on its own, but a layer whose output was not
 /// kept cannot run its own backward after such a forward (relu throws). `forward_stage`
 /// and `backward_stage` run one such pass, for profiling.
@@ -208,7 +226,15 @@ public:
     /// returns the input gradient of its first layer, `I - backward_stage_length<I> + 1`.
     template <std::size_t I>
     const tensor<value_type>& backward_stage(const tensor<value_type>& g) {
-        if constexpr (backward_stage_length<I> == 2) {
+        if constexpr (backward_stage_length<I> == 3) {
+            using act_type = std::tuple_element_t<I - 1, std::tuple<Layers...>>;
+            auto& pool = std::get<I>(m_layers);
+            pool.check_backward(g, std::get<I - 1>(m_layers).output_shape());
+            return std::get<I - 2>(m_layers).backward_from(
+                pool.input_shape(), [&](std::size_t first, std::size_t last, value_type* rows) {
+                    pool.template backward_images<act_type>(g, rows, first, last);
+                });
+        } else if constexpr (backward_stage_length<I> == 2) {
             return std::get<I>(m_layers).backward_into(g, std::get<I - 1>(m_layers));
         } else {
             return std::get<I>(m_layers).backward(g);
