@@ -38,7 +38,6 @@ struct conv2d_options {
     std::size_t chunk_bytes = std::size_t{3} << 19;
 };
 
-
 /// @brief 2-D convolution (cross-correlation, as in every deep-learning library) of NHWC
 /// images with zero padding and a general stride.
 ///
@@ -58,7 +57,9 @@ struct conv2d_options {
 /// and its im2col rows stay in cache between being written and being read. Backward
 /// rebuilds each chunk's rows from the padded input (cheaper than keeping the whole `col`
 /// in memory), accumulates `dW` over the chunks, and folds each chunk's `dY W^T` back into
-/// `dX` right after its product.
+/// `dX` right after its product. `sequential` goes further with the layers around it:
+/// `forward_into` hands each chunk's output to the layer behind instead of storing it, and
+/// `backward_from` has the output gradient made chunk by chunk, as each chunk needs it.
 ///
 /// Parameters start at zero: initialise them with `init.hpp`.
 ///

@@ -156,12 +156,14 @@ constexpr std::size_t backward_stage_length() {
 /// value in a `std::tuple`; `get<I>()` reaches them.
 ///
 /// Adjacent layers that can share a pass over the data do, with results bit for bit those
-/// of the separate calls: a `conv2d` hands its output to a `relu` behind it chunk by chunk,
-/// while it is in cache (the conv2d's own output is then not kept), and a `max_pool2d`
-/// right behind that relu pools each chunk as it comes (the relu's output is then not
-/// stored either: backward needs only the pooled maxima); in backward, a `max_pool2d`
-/// writes the gradient through the `relu` in front of it (that relu's own pass is skipped),
-/// chunk by chunk as the `conv2d` in front of those needs it.
+/// of the separate calls, so that 10 MB activations are not written and read back:
+/// - forward: a `conv2d` hands its output to a `relu` behind it chunk by chunk, while it
+///   is in cache (the conv2d's own output is then not kept), and a `max_pool2d` right
+///   behind that relu pools each chunk through it (the relu's output is not stored either:
+///   backward needs only the pooled maxima);
+/// - backward: a `max_pool2d` writes the gradient through the `relu` in front of it (that
+///   relu's own pass is skipped), chunk by chunk as a `conv2d` in front of them needs it.
+///
 /// Every layer still exists and can be called on its own, but a layer whose output was not
 /// kept cannot run its own backward after such a forward (relu throws). `forward_stage`
 /// and `backward_stage` run one such pass, for profiling.
