@@ -7,6 +7,7 @@
 //
 // See docs/reproducing.md for a walk through this program.
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -54,9 +55,10 @@ Trains the report's networks on MNIST and prints their accuracy beside its Table
   --anneal-every N   steps between temperature updates (default 1000)
   --k-sigmas C       k = ceil(m + C sqrt(m)) with m the batch's largest rate (default 4)
   --validation N     validation images held out of the training set
-  --eval-every N     steps between validation passes (default: 20 per run)
-  --log-every N      steps between progress lines (default: 100 per run)
-  --threads N        OpenMP and OpenBLAS threads (default: every core)
+  --eval-every N     steps between validation passes (default or 0: 20 per run)
+  --log-every N      steps between progress lines (default or 0: 100 per run); every
+                     validation pass prints a progress line too
+  --threads N        OpenMP and OpenBLAS threads (default or 0: every core)
   --out DIR          write results.json, curve_<model>.csv and curve_<model>.png there
   --save FILE        checkpoint at every validation pass and at the end (one model)
   --resume FILE      continue a run from its checkpoint (one model)
@@ -96,6 +98,15 @@ paper::init_kind parse_init(const std::string& text) {
     usage_error("unknown --init \"" + text + "\", expected tutorial, he or glorot");
 }
 
+bool known_flag(std::string_view flag) {
+    static constexpr std::string_view flags[] = {
+        "--model", "--data", "--preset", "--steps", "--lr", "--momentum", "--batch", "--seed",
+        "--init", "--tau", "--tau-min", "--anneal-rate", "--anneal-every", "--k-sigmas",
+        "--validation", "--eval-every", "--log-every", "--threads", "--out", "--save",
+        "--resume"};
+    return std::find(std::begin(flags), std::end(flags), flag) != std::end(flags);
+}
+
 run_settings parse_arguments(int argc, char** argv) {
     run_settings s;
     s.data = POISSON_BUNDLED_MNIST;
@@ -106,6 +117,7 @@ run_settings parse_arguments(int argc, char** argv) {
             std::fputs(usage, stdout);
             std::exit(0);
         }
+        if (!known_flag(flag)) usage_error("unknown option " + std::string(flag));
         if (i + 1 >= argc) usage_error(std::string(flag) + " needs a value");
         const std::string value = argv[++i];
         if (flag == "--model") s.models = parse_models(value);
@@ -192,8 +204,12 @@ void print_table(const std::vector<paper::model_result>& results) {
 
 int run(int argc, char** argv) {
     run_settings s = parse_arguments(argc, argv);
-    paper::apply_preset(s);
-    paper::validate(s);
+    try {
+        paper::apply_preset(s);
+        paper::validate(s);
+    } catch (const poisson::invalid_argument& error) {
+        usage_error(std::string(error.what()).substr(std::string_view("mnist_paper: ").size()));
+    }
     use_threads(s.threads);
 
     poisson::data::mnist_options options;

@@ -33,8 +33,11 @@ inline bool run_gnuplot(const std::filesystem::path& script) {
 /// Renders `script` (which must write to `png_temp`) and moves the picture to `png`.
 inline bool render_png(const std::filesystem::path& script, const std::filesystem::path& png_temp,
                        const std::filesystem::path& png) {
-    if (!run_gnuplot(script)) return false;
     std::error_code error;
+    if (!run_gnuplot(script)) {
+        std::filesystem::remove(png_temp, error);  // never leave half a picture behind
+        return false;
+    }
     std::filesystem::rename(png_temp, png, error);
     return !error;
 }

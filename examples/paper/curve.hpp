@@ -49,9 +49,15 @@ public:
     explicit learning_curve(Net& net) {
         m_header = "step,loss,train_accuracy,validation_accuracy,images_per_s,seconds";
         net.for_each_layer([&](std::size_t, auto& layer) {
-            if constexpr (reports_noise<std::remove_cvref_t<decltype(layer)>>) {
+            using layer_type = std::remove_cvref_t<decltype(layer)>;
+            if constexpr (reports_noise<layer_type>) {
                 const std::string& n = layer.options().name;
-                m_noise_layers.push_back(n);
+                // Untruncated estimators have no k, no truncated mass and no top count:
+                // their columns stay in the CSV (as zeros) but not in the plots.
+                if (layer_type::estimator_type::truncates) {
+                    m_plotted_layers.push_back({n, 7 + m_noise_column_count});
+                }
+                m_noise_column_count += std::size(noise_columns);
                 for (const char* column : noise_columns) m_header += "," + n + "_" + column;
             }
         });
@@ -116,11 +122,12 @@ private:
 
     std::string plot_script(const std::string& name, const std::filesystem::path& csv_path,
                             const std::filesystem::path& png) const {
-        const std::size_t panels = m_noise_layers.empty() ? 2 : 4;
+        const std::size_t panels = m_plotted_layers.empty() ? 2 : 4;
         std::ostringstream gp;
         gp << "set terminal pngcairo size 1200," << 300 * panels << " font 'sans,10'\n"
            << "set output '" << png.string() << "'\n"
            << "set datafile separator ','\nset key outside right\nset grid\n"
+           << "set termoption noenhanced\n"
            << "set multiplot layout " << panels << ",1 title 'mnist_paper: " << name << "'\n"
            << "set xlabel 'step'\n"
            << "set ylabel 'loss'\nplot '" << csv_path.string()
@@ -128,23 +135,24 @@ private:
            << "set ylabel 'accuracy (%)'\nplot '" << csv_path.string()
            << "' using 1:3 with lines title 'training', '' using 1:($4 > 0 ? $4 : 1/0) "
               "with linespoints pt 7 title 'validation'\n";
-        if (!m_noise_layers.empty()) {
+        if (!m_plotted_layers.empty()) {
             gp << "set ylabel 'k and largest rate'\nplot ";
-            for (std::size_t i = 0; i < m_noise_layers.size(); ++i) {
-                const std::size_t c = 7 + 6 * i;  // first noise column of this layer
+            for (std::size_t i = 0; i < m_plotted_layers.size(); ++i) {
+                const auto& [layer, c] = m_plotted_layers[i];  // c: the layer's first column
                 gp << (i ? ", " : "") << "'" << csv_path.string() << "' using 1:" << c
-                   << " with lines title '" << m_noise_layers[i] << " k', '' using 1:" << c + 2
-                   << " with lines dt 2 title '" << m_noise_layers[i] << " max rate'";
+                   << " with lines title '" << layer << " k', '' using 1:" << c + 2
+                   << " with lines dt 2 title '" << layer << " max rate'";
             }
+            // Shares of exactly 0 have no place on a log scale: 1/0 leaves them out.
             gp << "\nset ylabel 'share'\nset logscale y\nplot ";
-            for (std::size_t i = 0; i < m_noise_layers.size(); ++i) {
-                const std::size_t c = 7 + 6 * i;
+            for (std::size_t i = 0; i < m_plotted_layers.size(); ++i) {
+                const auto& [layer, c] = m_plotted_layers[i];
                 gp << (i ? ", " : "") << "'" << csv_path.string() << "' using 1:($" << c + 3
-                   << " > 0 ? $" << c + 3 << " : 1/0) with lines title '" << m_noise_layers[i]
+                   << " > 0 ? $" << c + 3 << " : 1/0) with lines title '" << layer
                    << " P(X>k) at max rate', '' using 1:($" << c + 4 << " > 0 ? $" << c + 4
-                   << " : 1/0) with lines title '" << m_noise_layers[i]
-                   << " samples at k', '' using 1:" << c + 5 << " with lines title '"
-                   << m_noise_layers[i] << " mean |hard - soft|'";
+                   << " : 1/0) with lines title '" << layer << " samples at k', '' using 1:($"
+                   << c + 5 << " > 0 ? $" << c + 5 << " : 1/0) with lines title '" << layer
+                   << " mean |hard - soft|'";
             }
             gp << "\nunset logscale y\n";
         }
@@ -152,8 +160,14 @@ private:
         return gp.str();
     }
 
+    struct plotted_layer {
+        std::string name;
+        std::size_t first_column;  // 1-based, as gnuplot counts
+    };
+
     std::string m_header;
-    std::vector<std::string> m_noise_layers;
+    std::vector<plotted_layer> m_plotted_layers;
+    std::size_t m_noise_column_count = 0;
     std::vector<std::string> m_rows;
 };
 

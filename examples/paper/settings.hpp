@@ -3,6 +3,7 @@
 // Settings of one `mnist_paper` run, with the two presets and their validation.
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -36,6 +37,13 @@ struct run_settings {
     std::filesystem::path resume;         // checkpoint to continue from
 };
 
+/// The shortest text that reads back as exactly `value` (`0.9`, not `0.90000000000000002`).
+inline std::string exact(double value) {
+    char text[32];
+    const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+    return std::string(text, end);
+}
+
 /// Fills in what the preset decides and the user did not set.
 inline void apply_preset(run_settings& s) {
     if (s.preset == "paper") {
@@ -66,13 +74,23 @@ inline void validate(const run_settings& s) {
     if (s.batch == 0) fail("--batch is 0, it must be at least 1");
     if (!(*s.learning_rate > 0) || !std::isfinite(*s.learning_rate)) {
         std::ostringstream out;
-        out << "--lr is " << *s.learning_rate << ", it must be a finite number > 0";
+        out << "--lr is " << exact(*s.learning_rate) << ", it must be a finite number > 0";
         fail(out.str());
     }
     if (!(s.momentum >= 0 && s.momentum < 1)) fail("--momentum must lie in [0, 1)");
     if (*s.steps == 0) fail("--steps is 0, nothing to train");
     if (s.threads < 0) fail("--threads must be at least 1");
-    if (!(s.noise.tau0 > 0) || !(s.noise.tau_min > 0)) fail("--tau and --tau-min must be > 0");
+    if (!(s.noise.tau0 > 0) || !(s.noise.tau_min > 0) || !std::isfinite(s.noise.tau0) ||
+        !std::isfinite(s.noise.tau_min)) {
+        fail("--tau and --tau-min must be finite and > 0");
+    }
+    if (!(s.noise.k_sigmas >= 0) || !std::isfinite(s.noise.k_sigmas)) {
+        fail("--k-sigmas must be finite and >= 0");
+    }
+    if (!(s.noise.anneal_rate >= 0) || !std::isfinite(s.noise.anneal_rate)) {
+        fail("--anneal-rate must be finite and >= 0");
+    }
+    if (s.noise.anneal_every == 0) fail("--anneal-every must be at least 1");
     if (!s.resume.empty() && s.models.size() != 1) {
         fail("--resume continues one model: give --model too");
     }
@@ -85,12 +103,12 @@ inline void validate(const run_settings& s) {
 /// to be one run: everything but the number of steps and where output goes.
 inline std::string identity_of(const run_settings& s, model_kind model) {
     std::ostringstream out;
-    out.precision(17);
     out << "model=" << model_name(model) << " batch=" << s.batch << " seed=" << s.seed
-        << " lr=" << *s.learning_rate << " momentum=" << s.momentum
-        << " init=" << static_cast<int>(s.init.value_or(init_kind::tutorial)) << " tau0=" << s.noise.tau0
-        << " tau_min=" << s.noise.tau_min << " anneal_rate=" << s.noise.anneal_rate
-        << " anneal_every=" << s.noise.anneal_every << " k_sigmas=" << s.noise.k_sigmas
+        << " lr=" << exact(*s.learning_rate) << " momentum=" << exact(s.momentum)
+        << " init=" << static_cast<int>(s.init.value_or(init_kind::tutorial))
+        << " tau0=" << exact(s.noise.tau0) << " tau_min=" << exact(s.noise.tau_min)
+        << " anneal_rate=" << exact(s.noise.anneal_rate)
+        << " anneal_every=" << s.noise.anneal_every << " k_sigmas=" << exact(s.noise.k_sigmas)
         << " validation=" << (s.validation ? std::to_string(*s.validation) : "default");
     return out.str();
 }

@@ -8,6 +8,8 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,7 +26,9 @@
 #include "poisson/k_rule/concepts.hpp"
 #include "poisson/math/poisson_pmf.hpp"
 #include "poisson/random/concepts.hpp"
+#include "poisson/random/lane_streams.hpp"
 #include "poisson/random/philox.hpp"
+#include "poisson/random/philox_lanes.hpp"
 #include "poisson/temperature/concepts.hpp"
 #include "poisson/temperature/constant.hpp"
 
@@ -74,13 +78,17 @@ template <gradient_estimator Estimator = straight_through_gumbel, k_rule KRule =
           std::floating_point T = float>
 class noise_layer {
 public:
-    using value_type = T;
+    using value_type = T;  ///< element type of rates, samples and gradients
+    /// @brief The tensor `forward` and `backward` return (the layer owns it).
     using tensor_type = xt::xarray<T, xt::layout_type::row_major>;
-    using estimator_type = Estimator;
-    using k_rule_type = KRule;
-    using temperature_type = Temperature;
-    using rng_type = Rng;
+    using estimator_type = Estimator;      ///< the gradient-estimator policy
+    using k_rule_type = KRule;             ///< the k-rule policy
+    using temperature_type = Temperature;  ///< the temperature-schedule policy
+    using rng_type = Rng;                  ///< the RNG-provider policy
 
+    /// @brief A layer drawing from `rng`, with its settings and policies. Policies that have
+    /// no parameters are default-constructed; name the layer in `options` so that errors and
+    /// checkpoints say which one.
     explicit noise_layer(Rng rng = Rng{}, noise_options options = {}, KRule k_rule = KRule{},
                          Temperature temperature = Temperature{}, Estimator estimator = {})
         : m_rng(std::move(rng))
@@ -128,20 +136,28 @@ public:
 
     /// @brief Switches between training (sample) and evaluation (expectation) mode.
     void set_training(bool training) noexcept { m_training = training; }
+    /// @brief Whether the layer is in training mode (it starts so).
     bool training() const noexcept { return m_training; }
 
     /// @brief Training forward passes done so far; keys the noise and the temperature.
     std::uint64_t step() const noexcept { return m_step; }
+    /// @brief Sets the step of the next training pass: replays its noise, or resumes a run.
     void set_step(std::uint64_t step) noexcept { m_step = step; }
 
     /// @brief The temperature the next training forward pass will use.
     double temperature() const { return checked_temperature(m_step); }
 
+    /// @brief What the last sampling pass did: k, temperature, truncated mass and more.
     const noise_diagnostics& diagnostics() const noexcept { return m_diagnostics; }
+    /// @brief The settings given at construction.
     const noise_options& options() const noexcept { return m_options; }
+    /// @brief The RNG provider.
     const Rng& rng() const noexcept { return m_rng; }
+    /// @brief The RNG provider, e.g. to restore its state.
     Rng& rng() noexcept { return m_rng; }
+    /// @brief The k-rule policy.
     const KRule& k_rule() const noexcept { return m_k_rule; }
+    /// @brief The temperature-schedule policy.
     const Temperature& temperature_schedule() const noexcept { return m_temperature; }
 
     /// @brief Stores the step counters and the RNG position under `prefix`.
@@ -209,8 +225,12 @@ private:
         return eval_step_base + m_eval_passes % eval_step_base;
     }
 
-    /// Samples every element; on several threads when the provider is counter-based.
+    /// Samples every element; on several threads when the provider is counter-based, through
+    /// the estimator's bulk path when it has one.
     tally draw_all(std::size_t n, std::size_t k, T tau, std::uint64_t key_step) {
+        if constexpr (Rng::is_counter_based && bulk_gradient_estimator<Estimator, T>) {
+            return draw_bulk(n, k, tau, key_step);
+        }
         T* out = m_output.data();
         T* derivative = Estimator::unit_derivative ? nullptr : m_derivative.data();
         const auto count = static_cast<std::ptrdiff_t>(n);
@@ -236,33 +256,74 @@ private:
         return {top, gap};
     }
 
+    /// Elements per call of the bulk path: enough to amortise its workspace and partial lane
+    /// groups, few enough to share the work out evenly between threads.
+    static constexpr std::size_t bulk_chunk = 2048;
+
+    tally draw_bulk(std::size_t n, std::size_t k, T tau, std::uint64_t key_step) {
+        if (n == 0) return {};
+        // The provider's own checks of the key (e.g. Philox's 32-bit element), before any thread.
+        (void)m_rng.stream(stream_key{key_step, n - 1});
+        const auto plan = m_estimator.bulk_plan(noise_context<T>{k, tau, {}});
+        T* out = m_output.data();
+        T* derivative = Estimator::unit_derivative ? nullptr : m_derivative.data();
+        const auto chunks = static_cast<std::ptrdiff_t>((n + bulk_chunk - 1) / bulk_chunk);
+        std::size_t top = 0;
+        double gap = 0;
+#pragma omp parallel reduction(+ : top, gap)
+        {
+            std::vector<noise_sample<T>> samples(bulk_chunk);
+#pragma omp for schedule(dynamic, 1)
+            for (std::ptrdiff_t c = 0; c < chunks; ++c) {
+                const std::size_t begin = std::size_t(c) * bulk_chunk;
+                const std::size_t size = std::min(bulk_chunk, n - begin);
+                auto lanes = detail::make_lane_streams(m_rng, key_step, begin);
+                m_estimator.sample_bulk(plan, std::span<const T>(out + begin, size), lanes,
+                                        std::span<noise_sample<T>>(samples.data(), size));
+#pragma omp simd reduction(+ : top, gap)
+                for (std::size_t i = 0; i < size; ++i) {
+                    record(begin + i, samples[i], k, out, derivative, top, gap);
+                }
+            }
+        }
+        return {top, gap};
+    }
+
     void draw_one(std::size_t i, const noise_context<T>& context, std::uint64_t key_step, T* out,
                   T* derivative, std::size_t& top, double& gap) {
         auto stream = m_rng.stream(stream_key{key_step, i});
+        record(i, m_estimator.sample(out[i], context, stream), context.k, out, derivative, top,
+               gap);
+    }
+
+    // Stores the sample of element i over its rate and tallies the diagnostics.
+    static void record(std::size_t i, const noise_sample<T>& s, std::size_t k, T* out,
+                       T* derivative, std::size_t& top, double& gap) {
         const T rate = out[i];
-        const noise_sample<T> s = m_estimator.sample(rate, context, stream);
         out[i] = s.value;
         if constexpr (!Estimator::unit_derivative) {
             derivative[i] = s.derivative;
         }
-        top += Estimator::truncates && s.count == T(context.k) && rate > T(0);
+        top += Estimator::truncates && s.count == T(k) && rate > T(0);
         gap += std::abs(double(s.count) - double(s.relaxed));
     }
 
     rate_scan scan_rates(const T* rates, std::size_t n) const {
         rate_scan scan;
-        double max_rate = 0;
+        T max_rate = 0;
         std::size_t zeros = 0;
-        bool valid = true;
+        std::size_t invalid = 0;
         const auto count = static_cast<std::ptrdiff_t>(n);
-#pragma omp parallel for reduction(max : max_rate) reduction(+ : zeros) reduction(&& : valid)
+        // Without branches, so that it vectorises: "finite and >= 0" as two comparisons that
+        // NaN fails, and counts instead of a logical and.
+#pragma omp parallel for simd reduction(max : max_rate) reduction(+ : zeros, invalid)
         for (std::ptrdiff_t i = 0; i < count; ++i) {
             const T r = rates[i];
-            valid = valid && std::isfinite(r) && r >= T(0);
-            max_rate = std::max(max_rate, double(r));
+            invalid += !((r >= T(0)) & (r <= std::numeric_limits<T>::max()));
+            max_rate = max_rate < r ? r : max_rate;
             zeros += r == T(0);
         }
-        if (!valid) {
+        if (invalid > 0) {
             report_first_invalid(rates, n);
         }
         scan.max_rate = max_rate;

@@ -6,6 +6,7 @@
 #include "poisson/k_rule/concepts.hpp"
 #include "poisson/k_rule/fixed_k.hpp"
 #include "poisson/k_rule/tail_bound.hpp"
+#include "poisson/math/log_factorial.hpp"
 #include "poisson/math/poisson_pmf.hpp"
 
 namespace {
@@ -44,7 +45,8 @@ TEST_CASE("batch_max: k = ceil(m + c sqrt(m))") {
 }
 
 TEST_CASE("batch_max: refuses a negative or non-finite c") {
-    CHECK_THROWS_WITH_AS(poisson::batch_max(-1.0), "batch_max: c is -1, expected a finite value >= 0",
+    CHECK_THROWS_WITH_AS(poisson::batch_max(-1.0),
+                         "batch_max: c is -1, expected a finite value >= 0",
                          poisson::invalid_argument);
     CHECK_THROWS_AS(poisson::batch_max{NAN}, poisson::invalid_argument);
 }
@@ -82,4 +84,13 @@ TEST_CASE("tail_bound: eps must lie in (0, 1)") {
         CHECK_THROWS_AS(poisson::tail_bound{eps}, poisson::invalid_argument);
     }
     CHECK_THROWS_WITH(poisson::tail_bound(1.5), "tail_bound: eps is 1.5, expected 0 < eps < 1");
+}
+
+TEST_CASE("log_factorial: agrees with lgamma(k + 1) to 1e-13 relative") {
+    for (int k = 0; k <= 5000; k += (k < 40 ? 1 : 37)) {
+        const double expected = std::lgamma(double(k) + 1.0);
+        CAPTURE(k);
+        CHECK(poisson::log_factorial(double(k)) ==
+              doctest::Approx(expected).epsilon(1e-13).scale(1.0));
+    }
 }

@@ -77,7 +77,8 @@ TEST_CASE("gumbel_rao: the forward pass is straight_through_gumbel's, bit for bi
     }
 }
 
-TEST_CASE("relaxed_gumbel: hard counts follow the truncated pmf; soft values near them as tau falls") {
+TEST_CASE(
+    "relaxed_gumbel: hard counts follow the truncated pmf; soft values near them as tau falls") {
     std::uint64_t seed = 300;
     for (double rate : rates) {
         const std::size_t k = batch_max().select_k(rate);

@@ -111,3 +111,21 @@ TEST_CASE("training_state: a checkpoint of another shape is refused, naming the 
     CHECK_THROWS_WITH_AS(nn::load_training_state(out, wider, other),
                          doctest::Contains("param/5.weight"), invalid_argument);
 }
+
+TEST_CASE("training_state: layers inside nested containers keep their state too") {
+    using inner = nn::sequential<nn::relu<float>, noise>;
+    nn::sequential<nn::dense<float>, inner> outer(nn::dense<float>(4, 3),
+                                                  inner(nn::relu<float>(), noise(philox(2, 1))));
+    nn::sgd_momentum<float> optimizer;
+    const xt::xarray<float> x = xt::ones<float>({2, 4});
+    outer.forward(x);
+    outer.forward(x);
+    io::checkpoint out;
+    nn::save_training_state(out, outer, optimizer);
+    CHECK(out.get_u64("state/1/1/step") == 2);
+
+    nn::sequential<nn::dense<float>, inner> copy(nn::dense<float>(4, 3),
+                                                 inner(nn::relu<float>(), noise(philox(2, 1))));
+    nn::load_training_state(out, copy, optimizer);
+    CHECK(copy.get<1>().get<1>().step() == 2);
+}

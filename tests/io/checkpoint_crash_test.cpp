@@ -68,8 +68,14 @@ TEST_CASE("checkpoint: a save killed at any moment leaves the previous or the ne
     std::uint64_t next_version = 0;
     std::uint64_t last_seen = 0;
     int kills_with_temp_file = 0;
-    constexpr int kills = 20;
-    for (int kill_number = 0; kill_number < kills; ++kill_number) {
+    // At least 20 kills, and more (up to 200) until three have landed in the middle of a save:
+    // on a loaded machine the writer spends less of its time saving.
+    constexpr int min_kills = 20, max_kills = 200, min_mid_save = 3;
+    int kills = 0;
+    auto more_kills = [&](int done) {
+        return done < min_kills || (kills_with_temp_file < min_mid_save && done < max_kills);
+    };
+    for (int kill_number = 0; more_kills(kill_number); ++kill_number, ++kills) {
         const pid_t pid = start_writer(path, next_version, 0);
         sleep_ms(30 + rng() % 400);
         REQUIRE(kill(pid, SIGKILL) == 0);
@@ -96,7 +102,7 @@ TEST_CASE("checkpoint: a save killed at any moment leaves the previous or the ne
     MESSAGE(kills << " kills, " << kills_with_temp_file << " of them during a save that left a "
                   << "temp file; last version on disk " << last_seen);
     CHECK(next_version > 0);  // some saves completed, so the check above did run
-    CHECK(kills_with_temp_file > 0);  // and some kills hit a save in progress
+    CHECK(kills_with_temp_file >= min_mid_save);  // and some kills hit a save in progress
 
     // A save that runs to completion leaves no temp file behind.
     const pid_t pid = start_writer(path, next_version, 1);

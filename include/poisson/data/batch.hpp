@@ -47,6 +47,7 @@ std::uint64_t uniform_below(Engine& engine, std::uint64_t bound) {
 
 /// @brief Shuffles `indices` in place with Fisher-Yates: for i = n-1 down to 1, swap
 /// element i with element `uniform_below(engine, i + 1)`. All n! orders are equally likely.
+/// (Durstenfeld, "Algorithm 235: Random permutation", Communications of the ACM, 1964.)
 template <class Engine>
 void shuffle_indices(std::span<std::size_t> indices, Engine& engine) {
     for (std::size_t i = indices.size(); i > 1; --i) {

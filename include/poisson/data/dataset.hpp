@@ -8,6 +8,7 @@
 
 #include <xtensor/xarray.hpp>
 
+/// @brief Data sets: IDX files, MNIST-style folders, shuffled epochs and mini-batches.
 namespace poisson::data {
 
 /// @brief Images and their class labels, one label per image.

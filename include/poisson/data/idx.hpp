@@ -295,7 +295,9 @@ inline std::vector<std::uint8_t> read_whole_file(const std::filesystem::path& pa
 /// else gzip data is refused); two zero bytes; element type 0x08; at least one dimension;
 /// sizes whose product neither overflows nor exceeds `options.max_bytes`; a payload of
 /// exactly the declared size (one byte short or one byte more are both errors).
+/// @param bytes the IDX content, raw or gzip-compressed.
 /// @param source names the data in error messages, e.g. `read_idx "<source>": ...`.
+/// @param options whether gzip input is inflated, and the size cap.
 /// @throws poisson::io_error naming `source` and the problem.
 inline idx_file read_idx(std::span<const std::uint8_t> bytes, std::string_view source,
                          const idx_options& options = {}) {

@@ -103,6 +103,10 @@ inline std::size_t default_validation(std::size_t training) {
 
 /// @brief Loads `folder` (train files, optionally t10k files; raw or gzipped) and splits it.
 ///
+/// The files are those of the MNIST database (LeCun, Bottou, Bengio and Haffner,
+/// "Gradient-based learning applied to document recognition", Proc. IEEE, 1998), or any set
+/// in the same format, e.g. Fashion-MNIST.
+///
 /// Images become [N, H, W, 1] floats `pixel / 255` for whatever H x W the files declare;
 /// labels become int32. With t10k files, test = t10k and validation = the last 5,000
 /// training images if there are 60,000, else the last tenth. Without t10k files the

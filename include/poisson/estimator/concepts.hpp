@@ -3,8 +3,10 @@
 /// @file
 /// @brief The gradient-estimator policy axis: how one element is sampled and differentiated.
 
+#include <array>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 
 namespace poisson {
@@ -36,6 +38,13 @@ struct uniform_stream_archetype {
     }
 };
 
+/// Minimal lane streams (see random/lane_streams.hpp): all a bulk estimator may ask of them.
+struct lane_streams_archetype {
+    template <class T, std::size_t L>
+    void draw(const std::array<std::uint32_t, L>& /*elements*/, std::size_t /*begin*/,
+              std::size_t /*end*/, T* /*out*/) {}
+};
+
 }  // namespace detail
 
 /// @brief A gradient estimator turns a rate into a sample and a derivative.
@@ -53,5 +62,21 @@ concept gradient_estimator = requires(const E& estimator, detail::uniform_stream
     { estimator.sample(float{}, cf, s) } -> std::same_as<noise_sample<float>>;
     { estimator.sample(double{}, cd, s) } -> std::same_as<noise_sample<double>>;
 };
+
+/// @brief A gradient estimator that can also sample many elements in one call (optional).
+///
+/// `bulk_plan(context)` makes whatever the estimator reads in every call of a pass (tables);
+/// `sample_bulk(plan, rates, streams, out)` writes to `out[i]` the sample of `rates[i]`, whose
+/// uniforms `streams` hands out (random/lane_streams.hpp), and must equal what `sample()` gives
+/// on that element's stream, bit for bit. The layer uses it when the provider is
+/// counter-based; an estimator with `sample()` alone is run element by element.
+template <class E, class T>
+concept bulk_gradient_estimator =
+    gradient_estimator<E> &&
+    requires(const E& estimator, const noise_context<T>& context,
+             detail::lane_streams_archetype& streams, std::span<const T> rates,
+             std::span<noise_sample<T>> out) {
+        estimator.sample_bulk(estimator.bulk_plan(context), rates, streams, out);
+    };
 
 }  // namespace poisson

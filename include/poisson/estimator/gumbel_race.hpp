@@ -2,39 +2,78 @@
 
 /// @file
 /// @brief The Gumbel-max sample of a truncated Poisson and its softmax relaxation, shared by
-/// the Gumbel estimators.
+/// the Gumbel estimators, computed for a SIMD register's worth of elements at once.
 ///
 /// With `E_i = -log u_i` standard exponential, the Gumbel-perturbed logits are
 /// `log p_i + g_i = -log(E_i / p_i)`, so the Gumbel-max count is the category with the
 /// smallest "arrival time" `T_i = E_i / p_i` (an exponential race), and the relaxed sample at
-/// temperature `tau` has weights `y_i ~ (T_c / T_i)^(1/tau)` with `c` the winner. Working with
-/// `T_i` costs one logarithm per category, and none of the `lgamma` calls: `p_i` comes from the
-/// recurrence `p_{i+1} = p_i * rate / (i + 1)`, scaled so that the mode has `p = 1` (the
-/// normalisation of the pmf cancels, as it does in Gumbel-max).
+/// temperature `tau` has weights `y_i ~ (T_c / T_i)^(1/tau)` with `c` the winner. `p_i` is the
+/// pmf relative to the mode, `p_i = P(i) / P(mode)` (the normalisation cancels, as it does in
+/// Gumbel-max). Category `i` always uses uniform number `i` of the element's stream.
 ///
 /// Categories whose pmf is below `exp(-window_width(tau))` times the mode's are skipped: no
 /// uniform on (0, 1) that our providers produce lets them win (the Gumbel noise lies in
 /// [-2.8, 16.6]) and their softmax weight is below 2^-30 of the winner's. This turns the cost of
 /// a small rate into a few categories even when the batch's largest rate makes `k` large.
+///
+/// How it is made fast without changing what is computed:
+/// - Lanes. The kernel works on `group_size<T>` elements at once (16 floats with AVX-512, 8
+///   with AVX2, 4 with SSE2), one per lane of SIMD vectors (math/simd_math.hpp). No operation
+///   mixes lanes, so an element's result does not depend on its neighbours: a single element
+///   (`sample()`) runs as copies of itself through the same code and gets the same bits as
+///   inside the layer, and the number of threads or the grouping changes nothing.
+/// - The group iterates over the union of its lanes' windows. Outside its own window a lane
+///   has `p = 0`, hence `T = inf`: it cannot win and its weight `T_c / T` is exactly 0, and
+///   adding exact zeros leaves every sum as the lane's own window gives it.
+/// - `log p_i = (i - m) log(rate) - (log i! - log m!)` from a per-pass table of `log i!`, in
+///   double and exponentiated per category: no recurrence along the categories, so every lane
+///   can start its window anywhere. Its relative error, below 1e-13 for `k` up to a few
+///   hundred, is far below a float's rounding. For floats, `e^r` of the reduced argument is
+///   computed in double and rounded once; the power of 2 is then applied in float, exactly.
+/// - A per-pass table of the widest window any rate of each mode can have, so that the group
+///   scans only those categories; the exact window is then the categories passing the
+///   threshold within those bounds.
+/// - `log` and `exp` are the branch-free `simd_log` / `simd_exp` (within about 1 ulp).
+/// - The uniforms of a group come from their streams together (`philox_lanes`).
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <span>
 #include <type_traits>
+#include <vector>
 
 #include "poisson/estimator/concepts.hpp"
-#include "poisson/random/concepts.hpp"
+#include "poisson/math/simd_math.hpp"
+
+// Functions on lane vectors: see simd_math.hpp.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 
 namespace poisson::detail {
 
-/// The categories `lo..hi` (inclusive) of one element that can matter.
-struct category_window {
-    std::size_t lo;
-    std::size_t hi;
-};
+/// Elements computed side by side: one register of `T`.
+template <std::floating_point T>
+inline constexpr std::size_t group_size = native_lanes<T>;
+
+/// One register of `T`, and of integers of its size (indices, comparison masks).
+template <std::floating_point T>
+using real_v = vec<T, group_size<T>>;
+template <std::floating_point T>
+using index_v = vec<same_size_int<T>, group_size<T>>;
+/// Double precision for each lane: two registers for floats, arithmetic only.
+template <std::floating_point T>
+using wide_v = double_lanes<group_size<T>>;
+
+/// The chunk-local indices of the elements of a lane group.
+template <std::floating_point T>
+using lane_elements = std::array<std::uint32_t, group_size<T>>;
 
 /// Width, in log-pmf units below the mode, of the categories that are kept.
 /// 19.4 covers the spread of the Gumbel noise; 21 tau makes the softmax weight <= e^-21.
@@ -45,130 +84,429 @@ T window_width(T tau) {
     return std::is_same_v<T, float> ? std::min(width, T(80)) : std::min(width, T(700));
 }
 
-/// Writes the pmf relative to the mode, `p[i] = P(i) / P(mode)`, for the categories of `0..k`
-/// whose value is at least `exp(-width) * min(1, rate)`, and returns them. The factor `rate`
-/// keeps count 1 for tiny rates: its weight is of order `rate`, but so is the divisor of the
-/// derivative `Var_y / (tau rate)`, to which it contributes a term of order 1.
-template <std::floating_point T>
-category_window relative_pmf(T rate, std::size_t k, T width, std::span<T> p) {
-    const std::size_t mode = std::min(static_cast<std::size_t>(rate), k);
-    const double floor = std::exp(-static_cast<double>(width)) * std::min(1.0, double(rate));
-    const double r = rate;
-    p[mode] = T(1);
-
-    std::size_t lo = mode;
-    for (double q = 1.0; lo > 0;) {  // p_{i-1} = p_i * i / rate
-        q *= static_cast<double>(lo) / r;
-        if (q < floor) break;
-        p[--lo] = static_cast<T>(q);
-    }
-    std::size_t hi = mode;
-    for (double q = 1.0; hi < k;) {  // p_{i+1} = p_i * rate / (i + 1)
-        q *= r / static_cast<double>(hi + 1);
-        if (q < floor) break;
-        p[++hi] = static_cast<T>(q);
-    }
-    return {lo, hi};
-}
-
-/// Skips `n` uniforms of a stream: in O(1) where the stream can jump, else by drawing them.
-template <class T, class Stream>
-void skip_uniforms(Stream& stream, std::size_t n) {
-    if constexpr (requires { stream.discard(n); }) {
-        stream.discard(n);
-    } else {
-        for (std::size_t i = 0; i < n; ++i) {
-            (void)stream.template next<T>();
-        }
-    }
-}
-
-/// Count, relaxed sample and `Var_y(i)` of the softmax weights `(T_c / T_i)^(1/tau)`.
-template <std::floating_point T>
-struct relaxation {
-    std::size_t count;
-    T relaxed;
-    double variance;
+/// The categories `lo..hi` (inclusive) of one element that can matter.
+struct category_window {
+    std::size_t lo;
+    std::size_t hi;
 };
 
-/// Moments of the weights `(t[c] / t[i])^(1/tau)` over the window, taken about the winner `c`
-/// so that the variance does not cancel catastrophically at large counts.
+/// The mode used as reference of the relative pmf, `min(floor(rate), k)`.
 template <std::floating_point T>
-relaxation<T> relax(category_window w, std::size_t c, T tau, std::span<T> t) {
-    const T inv_tau = T(1) / tau;
-    const T tc = t[c];
-    double sum = 0.0, first = 0.0, second = 0.0;
-    for (std::size_t i = w.lo; i <= w.hi; ++i) {
-        const T ratio = tc / t[i];
-        const double weight = tau == T(1) ? ratio : std::exp(std::log(ratio) * inv_tau);
-        const double offset = static_cast<double>(i) - static_cast<double>(c);
-        sum += weight;
-        first += weight * offset;
-        second += weight * offset * offset;
-    }
-    const double mean = first / sum;
-    const double variance = std::max(0.0, second / sum - mean * mean);
-    return {c, static_cast<T>(static_cast<double>(c) + mean), variance};
+std::size_t pmf_mode(T rate, std::size_t k) {
+    return rate >= static_cast<T>(k) ? k : static_cast<std::size_t>(rate);
 }
 
-/// Gumbel-max count over `0..k` and its relaxation. Writes the relative pmf to `p` and the
-/// arrival times to `t` (each of `k + 1` values; they may be the same span, as the pmf is read
-/// before the time overwrites it). Category `i` always uses uniform number `i` of the
-/// element's stream, whatever `k` is.
-template <std::floating_point T, uniform_stream S>
-relaxation<T> gumbel_race(T rate, std::size_t k, T tau, std::span<T> p, std::span<T> t,
-                          S& stream, category_window& window) {
-    window = relative_pmf(rate, k, window_width(tau), p);
-    skip_uniforms<T>(stream, window.lo);
-    std::size_t winner = window.lo;
-    T best = std::numeric_limits<T>::infinity();
-    for (std::size_t i = window.lo; i <= window.hi; ++i) {
-        const T arrival = -std::log(stream.template next<T>()) / p[i];  // E_i / p_i
-        t[i] = arrival;
-        if (arrival < best) {
-            best = arrival;
-            winner = i;
+/// @brief What the kernel needs for one pass: `k`, `tau`, `log i!` and, for each mode `m`,
+/// bounds that contain the window of every rate whose mode is `m`.
+///
+/// Element `i` is kept if `log p_i >= -width + min(0, log rate)` (the second term keeps count
+/// 1 for tiny rates: its weight is of order `rate`, but so is the divisor of the derivative
+/// `Var_y / (tau rate)`, to which it contributes a term of order 1). For `i > m`, `log p_i`
+/// grows with the rate, so the window of any rate in `[m, m + 1)` ends at or before that of
+/// `m + 1`; for `i < m` it shrinks with the rate, so the window starts at or after that of
+/// `m`. The bounds are those, widened by one category against rounding.
+template <std::floating_point T>
+class gumbel_plan {
+public:
+    /// Tables for the modes `first_mode..last_mode`.
+    gumbel_plan(std::size_t k, T tau, std::size_t first_mode, std::size_t last_mode)
+        : m_k(k), m_tau(tau), m_width(window_width(tau)), m_first_mode(first_mode) {
+        const bool whole = first_mode == 0 && last_mode == k;
+        if (whole) fill_log_factorials(0, k);  // the searches below then read the table
+        for (std::size_t m = first_mode; m <= last_mode; ++m) {
+            m_bounds.push_back({lower_bound(m), upper_bound(m)});
+        }
+        if (!whole) {
+            std::size_t lo = k, hi = 0;
+            for (const auto& b : m_bounds) {
+                lo = std::min(lo, b.lo);
+                hi = std::max(hi, b.hi);
+            }
+            fill_log_factorials(lo, hi);
         }
     }
-    return relax<T>(window, winner, tau, t);
+
+    /// The tables one element of rate `rate` needs.
+    static gumbel_plan for_rate(std::size_t k, T tau, T rate) {
+        const std::size_t m = pmf_mode(rate, k);
+        return gumbel_plan(k, tau, m, m);
+    }
+
+    /// The tables a whole pass needs.
+    static gumbel_plan for_pass(std::size_t k, T tau) { return gumbel_plan(k, tau, 0, k); }
+
+    std::size_t k() const noexcept { return m_k; }
+    T tau() const noexcept { return m_tau; }
+    double width() const noexcept { return m_width; }
+    /// Most categories a group's bounds can span.
+    std::size_t max_span() const noexcept { return m_log_factorial.size(); }
+
+    double log_factorial(std::size_t i) const noexcept { return m_log_factorial[i - m_first]; }
+    /// `1 / i`, and 0 for `i = 0`.
+    double inverse(std::size_t i) const noexcept { return m_inverse[i - m_first]; }
+    category_window bounds(std::size_t mode) const noexcept {
+        return m_bounds[mode - m_first_mode];
+    }
+
+private:
+    void fill_log_factorials(std::size_t first, std::size_t last) {
+        m_first = first;
+        m_log_factorial.clear();
+        m_inverse.clear();
+        for (std::size_t i = first; i <= last; ++i) {
+            m_log_factorial.push_back(detail::log_factorial(i));
+            m_inverse.push_back(i == 0 ? 0.0 : 1.0 / double(i));
+        }
+    }
+
+    double table_or_direct(std::size_t i) const {
+        return m_log_factorial.empty() ? detail::log_factorial(i) : log_factorial(i);
+    }
+
+    // Whether category i is kept at rate r when the mode is m (r >= 1 here: no floor term).
+    bool kept(std::size_t i, std::size_t m, double log_r) const {
+        const double log_factorials = table_or_direct(i) - table_or_direct(m);
+        return (double(i) - double(m)) * log_r - log_factorials >= -m_width;
+    }
+
+    // First kept category at r = m; log p_i increases on 0..m, so bisect.
+    std::size_t lower_bound(std::size_t m) const {
+        if (m == 0) return 0;
+        const double log_r = std::log(double(m));
+        std::size_t lo = 0, hi = m;  // kept(hi) holds
+        while (lo < hi) {
+            const std::size_t mid = lo + (hi - lo) / 2;
+            if (kept(mid, m, log_r)) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        return lo > 0 ? lo - 1 : 0;
+    }
+
+    // Last kept category at r = m + 1 (r = 1 for m = 0, where the floor term vanishes);
+    // log p_i decreases on m..k.
+    std::size_t upper_bound(std::size_t m) const {
+        if (m == m_k) return m_k;
+        const double log_r = std::log(double(m) + 1.0);
+        std::size_t lo = m, hi = m_k;  // kept(lo) holds
+        while (lo < hi) {
+            const std::size_t mid = lo + (hi - lo + 1) / 2;
+            if (kept(mid, m, log_r)) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        return std::min(m_k, lo + 1);
+    }
+
+    std::size_t m_k;
+    T m_tau;
+    double m_width;
+    std::size_t m_first_mode;
+    std::size_t m_first = 0;
+    std::vector<double> m_log_factorial;
+    std::vector<double> m_inverse;
+    std::vector<category_window> m_bounds;
+};
+
+/// Row-major buffers of a lane group (row = category or stream position, column = lane),
+/// allocated once for many groups.
+template <std::floating_point T>
+class gumbel_workspace {
+public:
+    /// Room for the pmf and arrival rows and for `draws` conditional redraws per category.
+    gumbel_workspace(const gumbel_plan<T>& plan, std::size_t draws)
+        : m_span(plan.max_span())
+        , m_uniform_rows(m_span * (draws + 1) + 1)  // + 1: a row lanes that are done may read
+        , m_buffer((2 * m_span + m_uniform_rows) * group_size<T> + group_size<T>) {
+        // Rows start on a register's alignment: a row stored across two cache lines costs
+        // several times an aligned one.
+        const auto address = reinterpret_cast<std::uintptr_t>(m_buffer.data());
+        m_rows = m_buffer.data() + (simd_bytes - address % simd_bytes) % simd_bytes / sizeof(T);
+    }
+
+    T* pmf() noexcept { return m_rows; }
+    T* arrivals() noexcept { return m_rows + m_span * group_size<T>; }
+    T* uniforms() noexcept { return m_rows + 2 * m_span * group_size<T>; }
+    std::size_t uniform_rows() const noexcept { return m_uniform_rows; }
+
+private:
+    std::size_t m_span;
+    std::size_t m_uniform_rows;
+    std::vector<T> m_buffer;
+    T* m_rows;
+};
+
+/// The state of one lane group: per-lane windows, then the race's results.
+template <std::floating_point T>
+struct gumbel_group {
+    real_v<T> rate;
+    index_v<T> lo, hi;          ///< window of each lane
+    std::size_t first = 0;      ///< first category of the pmf rows
+    std::size_t window_lo = 0;  ///< smallest lo of the lanes
+    std::size_t window_hi = 0;  ///< largest hi of the lanes
+    index_v<T> count;           ///< the Gumbel-max winner
+    real_v<T> best;             ///< its arrival time T_c
+    real_v<T> relaxed;          ///< c + E_y[i - c]
+    wide_v<T> variance;         ///< Var_y(i)
+};
+
+/// -log(u) for u in (0, 1): a standard exponential. A uniform below the smallest normal
+/// number (which no provider of the library yields: floats are >= 2^-24) is taken as it.
+template <class V>
+V exponential(V u) noexcept {
+    constexpr auto smallest = std::numeric_limits<lane_t<V>>::min();
+    return -simd_log_normal(select(u < smallest, splat<V>(smallest), u));
 }
 
-/// Right-hand limit at `rate -> 0` of `Var_y(i) / (tau * rate)`: 0 for `tau < 1`, `E_0 / E_1`
-/// for `tau = 1` (the weight of count 1 grows like `rate E_0 / E_1`), and infinite for
-/// `tau > 1`, where 0 is returned by convention (see docs/math.md).
-template <std::floating_point T, uniform_stream S>
-T derivative_at_zero_rate(std::size_t k, T tau, S& stream) {
-    if (k == 0 || tau != T(1)) {
-        return T(0);
+/// Smallest and largest lane.
+template <class V>
+lane_t<V> lane_min(V v) noexcept {
+    lane_t<V> m = v[0];
+    for (std::size_t j = 1; j < lanes_of<V>; ++j) m = std::min(m, lane_t<V>(v[j]));
+    return m;
+}
+template <class V>
+lane_t<V> lane_max(V v) noexcept {
+    lane_t<V> m = v[0];
+    for (std::size_t j = 1; j < lanes_of<V>; ++j) m = std::max(m, lane_t<V>(v[j]));
+    return m;
+}
+
+/// `e^x` in double for `x` in [-1400, 709], any width (no selects).
+template <class V>
+V exp_in_range(V x) noexcept {
+    V r;
+    const auto n = reduce_ln2(x, r);
+    V first, second;
+    exp2_factors<V>(n, first, second);
+    return exp_reduced(r) * first * second;
+}
+
+/// Computes the windows and the relative pmf rows `p` (from category `g.first`) of a group
+/// whose rates are all > 0.
+///
+/// Within the bounds of its mode, lane `j` runs the recurrence `p_i = p_(i-1) rate / i` from
+/// `p_lo = e^(log p_lo)` at its lower bound `lo` (an exact start, whatever the mode), in
+/// double; outside, `p = 0`. Category `i` is in the window if `p_i >= floor`.
+template <std::floating_point T>
+void window_lanes(const gumbel_plan<T>& plan, gumbel_group<T>& g, T* p) {
+    using wide = wide_v<T>;
+    wide bound_lo, bound_hi, rate, mode, log_start_factorial, log_floor;
+    g.first = plan.k();
+    std::size_t last = 0;
+    for (std::size_t j = 0; j < group_size<T>; ++j) {
+        const std::size_t m = pmf_mode(T(g.rate[j]), plan.k());
+        const category_window bounds = plan.bounds(m);
+        g.first = std::min(g.first, bounds.lo);
+        last = std::max(last, bounds.hi);
+        bound_lo.set(j, static_cast<double>(bounds.lo));
+        bound_hi.set(j, static_cast<double>(bounds.hi));
+        rate.set(j, static_cast<double>(g.rate[j]));
+        mode.set(j, static_cast<double>(m));
+        log_start_factorial.set(j, plan.log_factorial(bounds.lo) - plan.log_factorial(m));
     }
-    const T e0 = -std::log(stream.template next<T>());
-    const T e1 = -std::log(stream.template next<T>());
-    return e0 / e1;
+    const wide log_rate = rate.map([](auto v) { return simd_log_normal(v); });
+    for (std::size_t j = 0; j < group_size<T>; ++j) {
+        log_floor.set(j, -plan.width() + std::min(0.0, log_rate[j]));
+    }
+    const auto exp = [](auto v) { return exp_in_range(v); };
+    // log p_lo = (lo - m) log rate - (log lo! - log m!)
+    const wide start = ((bound_lo - mode) * log_rate - log_start_factorial).map(exp);
+    const wide floor = log_floor.map(exp);
+    // q is 0 below the lower bound (0 times anything) and above the upper one.
+    wide q, hi(-1.0), size;  // the window's end and size, as doubles (integers, exactly)
+    for (std::size_t i = g.first; i <= last; ++i) {
+        const wide category(static_cast<double>(i));
+        const wide next = select(category <= bound_hi, q * (rate * plan.inverse(i)), wide{});
+        q = select(category == bound_lo, start, next);
+        // floor > 0 makes q = 0 fail the test, except for doubles, whose floor can be 0.
+        auto in = floor <= q;
+        if constexpr (std::same_as<T, double>) in = in & (bound_lo <= category);
+        store(p + (i - g.first) * group_size<T>, narrow<T>(select(in, q, wide{})));
+        hi = select(in, category, hi);
+        size = size + select(in, wide(1.0), wide{});
+    }
+    // The window is contiguous (p_i decreases away from the mode), so it starts at hi - size + 1.
+    for (std::size_t j = 0; j < group_size<T>; ++j) {
+        g.lo[j] = static_cast<same_size_int<T>>(hi[j] - size[j] + 1.0);
+        g.hi[j] = static_cast<same_size_int<T>>(hi[j]);
+    }
+    g.window_lo = std::size_t(lane_min(g.lo));
+    g.window_hi = std::size_t(lane_max(g.hi));
+}
+
+/// @brief Running moments of the softmax weights `y_i ~ (T_c / T_i)^(1/tau)` of a group,
+/// taken about the winner `c` so that the variance does not cancel catastrophically at
+/// large counts; categories are added in increasing order.
+template <std::floating_point T>
+class weight_moments {
+public:
+    weight_moments(T tau, index_v<T> winner) noexcept
+        : m_tau(tau), m_inv_tau(T(1) / tau), m_winner(widen(winner)) {}
+
+    /// Adds category `i` with `ratio = T_c / T_i` (1 for the winner, 0 outside the window).
+    void add(std::size_t i, real_v<T> ratio) noexcept {
+        const auto weight = widen(m_tau == T(1) ? ratio : simd_exp(simd_log(ratio) * m_inv_tau));
+        const auto offset = double(i) - m_winner;
+        m_sum += weight;
+        m_first += weight * offset;
+        m_second += weight * offset * offset;
+    }
+
+    /// `E_y[i - c]`.
+    wide_v<T> mean() const noexcept { return m_first / m_sum; }
+
+    /// `Var_y(i)`.
+    wide_v<T> variance() const noexcept {
+        const wide_v<T> mean = m_first / m_sum;
+        wide_v<T> variance = m_second / m_sum - mean * mean;
+        for (std::size_t j = 0; j < group_size<T>; ++j) {
+            variance.set(j, std::max(0.0, variance[j]));
+        }
+        return variance;
+    }
+
+private:
+    T m_tau;
+    T m_inv_tau;
+    wide_v<T> m_winner;
+    wide_v<T> m_sum, m_first, m_second;
+};
+
+/// The Gumbel-max race over the windows and its relaxation. `u` holds the uniforms from
+/// stream position `g.window_lo` on; `inverse_arrivals` receives rows of `1 / T_i`.
+///
+/// The race keeps `1 / T_i = p_i / E_i` rather than `T_i`: the winner has the largest, a
+/// category outside the window has 0 (no select needed), and the ratios `T_c / T_i` are then
+/// products with `T_c` instead of divisions (a division costs 5 to 10 multiplications).
+template <std::floating_point T>
+void race_lanes(const gumbel_plan<T>& plan, gumbel_group<T>& g, const T* p, const T* u,
+                T* inverse_arrivals) {
+    using real = real_v<T>;
+    using index = index_v<T>;
+    constexpr std::size_t L = group_size<T>;
+    real best{};  // the largest 1 / T_i so far; locals: see window_lanes
+    index count = g.lo;
+    for (std::size_t i = g.window_lo; i <= g.window_hi; ++i) {
+        const real p_i = load<real>(p + (i - g.first) * L);
+        const real inverse = p_i / exponential(load<real>(u + (i - g.window_lo) * L));
+        store(inverse_arrivals + (i - g.window_lo) * L, inverse);
+        const auto better = best < inverse;
+        best = select(better, inverse, best);
+        count = select(better, splat<index>(same_size_int<T>(i)), count);
+    }
+    g.count = count;
+    g.best = T(1) / best;  // T_c
+    weight_moments<T> moments(plan.tau(), count);
+    for (std::size_t i = g.window_lo; i <= g.window_hi; ++i) {
+        const real inverse = load<real>(inverse_arrivals + (i - g.window_lo) * L);
+        const auto winner = count == same_size_int<T>(i);
+        moments.add(i, select(winner, splat<real>(T(1)), g.best * inverse));
+    }
+    g.variance = moments.variance();
+    g.relaxed = narrow<T>(widen(count) + moments.mean());
+}
+
+/// Windows, uniforms and race of one group of nonzero rates. `extra_draws` further uniforms
+/// per window category are drawn after the race's (for Gumbel-Rao).
+template <std::floating_point T, class Lanes>
+void run_race(const gumbel_plan<T>& plan, gumbel_group<T>& g, const lane_elements<T>& elements,
+              Lanes& streams, gumbel_workspace<T>& work, std::size_t extra_draws) {
+    constexpr std::size_t L = group_size<T>;
+    window_lanes(plan, g, work.pmf());
+    std::size_t end = 0;  // one past the last stream position any lane uses
+    for (std::size_t j = 0; j < L; ++j) {
+        const auto size = std::size_t(g.hi[j] - g.lo[j] + 1);
+        end = std::max(end, std::size_t(g.hi[j]) + 1 + extra_draws * size);
+    }
+    T* u = work.uniforms();
+    streams.template draw<T>(elements, g.window_lo, end, u);
+    std::fill(u + (end - g.window_lo) * L, u + work.uniform_rows() * L,
+              T(0.5));  // rows no lane uses, read by lanes that have finished
+    race_lanes(plan, g, work.pmf(), u, work.arrivals());
+}
+
+/// `Var_y(i) / (tau rate)` as the rate tends to 0 from above, for `draws` independent sets of
+/// uniforms averaged: 0 for `tau < 1`, `E_0 / E_1` for `tau = 1` (the weight of count 1 grows
+/// like `rate E_0 / E_1`), and infinite for `tau > 1`, where 0 is returned by convention
+/// (see docs/math.md). Draw `d` uses uniforms `2d` and `2d + 1`.
+template <std::floating_point T, class Lanes>
+real_v<T> zero_rate_derivatives(const gumbel_plan<T>& plan, const lane_elements<T>& elements,
+                                Lanes& streams, gumbel_workspace<T>& work, std::size_t draws) {
+    constexpr std::size_t L = group_size<T>;
+    real_v<T> sum{};
+    if (plan.k() == 0 || plan.tau() != T(1)) return sum;
+    T* u = work.uniforms();
+    streams.template draw<T>(elements, 0, 2 * draws, u);
+    for (std::size_t d = 0; d < draws; ++d) {
+        const T* u0 = u + 2 * d * L;
+        sum += exponential(load<real_v<T>>(u0)) / exponential(load<real_v<T>>(u0 + L));
+    }
+    return draws > 1 ? sum / T(draws) : sum;
+}
+
+/// Splits `rates` into groups of `group_size<T>` nonzero and of zero rates and calls
+/// `nonzero(elements, used)` or `zero(elements, used)` for each; a last, partial group is
+/// padded with copies of its last element, which compute the same values and are not used.
+///
+/// The nonzero rates are grouped by mode (a counting sort on up to 64 buckets of modes), so
+/// that the windows of a group's lanes nearly coincide and the group iterates over few
+/// categories more than each lane needs; lanes are independent, so this changes no result.
+template <std::floating_point T, class Nonzero, class Zero>
+void for_each_lane_group(std::span<const T> rates, std::size_t k, Nonzero&& nonzero,
+                         Zero&& zero) {
+    constexpr std::size_t L = group_size<T>;
+    constexpr std::size_t max_buckets = 64;
+    const std::size_t buckets = std::min(k + 1, max_buckets);
+    const std::size_t n = rates.size();
+    // Split zeros from the rest without branches (the two are mixed at random: a branch
+    // would be mispredicted half the time), keeping each nonzero rate's bucket.
+    std::vector<std::uint32_t> zeros(n + 1), positive(n + 1), order;
+    std::vector<std::uint8_t> bucket(n + 1);
+    std::size_t n_zeros = 0, n_positive = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const bool is_zero = rates[i] == T(0);
+        const std::size_t m = pmf_mode(rates[i], k);
+        zeros[n_zeros] = static_cast<std::uint32_t>(i);
+        positive[n_positive] = static_cast<std::uint32_t>(i);
+        bucket[n_positive] = static_cast<std::uint8_t>(k < max_buckets ? m : m * buckets / (k + 1));
+        n_zeros += is_zero;
+        n_positive += !is_zero;
+    }
+    // Counting sort of the nonzero ones by bucket.
+    std::array<std::uint32_t, max_buckets + 1> start{};
+    for (std::size_t i = 0; i < n_positive; ++i) ++start[bucket[i] + 1];
+    for (std::size_t b = 0; b < buckets; ++b) start[b + 1] += start[b];
+    order.resize(n_positive);
+    for (std::size_t i = 0; i < n_positive; ++i) order[start[bucket[i]]++] = positive[i];
+
+    const auto run = [](auto& call, const std::uint32_t* elements, std::size_t count) {
+        lane_elements<T> group;
+        for (std::size_t first = 0; first < count; first += L) {
+            const std::size_t used = std::min(group_size<T>, count - first);
+            std::copy(elements + first, elements + first + used, group.begin());
+            std::fill(group.begin() + std::ptrdiff_t(used), group.end(), group[used - 1]);
+            call(group, used);
+        }
+    };
+    run(zero, zeros.data(), n_zeros);
+    run(nonzero, order.data(), n_positive);
+}
+
+/// Rates of the lanes of a group.
+template <std::floating_point T>
+real_v<T> gather_rates(std::span<const T> rates, const lane_elements<T>& elements) {
+    real_v<T> out;
+    for (std::size_t j = 0; j < group_size<T>; ++j) out[j] = rates[elements[j]];
+    return out;
 }
 
 }  // namespace poisson::detail
 
-namespace poisson::detail {
-
-/// The straight-through Gumbel outcome for one element: the count, the relaxed sample and
-/// the derivative `Var_y(i) / (tau * rate)` of the relaxed sample.
-template <std::floating_point T>
-struct gumbel_outcome {
-    T count;
-    T relaxed;
-    T derivative;
-};
-
-template <std::floating_point T, uniform_stream S>
-gumbel_outcome<T> straight_through_outcome(T rate, const noise_context<T>& context, S& stream) {
-    if (rate == T(0)) {
-        return {T(0), T(0), derivative_at_zero_rate(context.k, context.tau, stream)};
-    }
-    category_window window;
-    const std::span<T> work = context.scratch.first(context.k + 1);
-    const auto r = gumbel_race(rate, context.k, context.tau, work, work, stream, window);
-    const auto derivative = static_cast<T>(r.variance / (double(context.tau) * double(rate)));
-    return {static_cast<T>(r.count), r.relaxed, derivative};
-}
-
-}  // namespace poisson::detail
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

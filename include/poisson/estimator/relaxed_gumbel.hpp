@@ -4,9 +4,10 @@
 /// @brief Relaxed (soft) Concrete estimator.
 
 #include <concepts>
+#include <span>
 
 #include "poisson/estimator/concepts.hpp"
-#include "poisson/estimator/gumbel_race.hpp"
+#include "poisson/estimator/straight_through_gumbel.hpp"
 
 namespace poisson {
 
@@ -17,16 +18,6 @@ namespace poisson {
 /// Unbiased for the relaxed objective, biased for the discrete one; as `tau -> 0` it tends to
 /// the straight-through estimator's forward. Maddison, Mnih and Teh, "The Concrete
 /// distribution: a continuous relaxation of discrete random variables" (ICLR 2017).
-class relaxed_gumbel {
-public:
-    static constexpr bool truncates = true;
-    static constexpr bool unit_derivative = false;
-
-    template <std::floating_point T, uniform_stream S>
-    noise_sample<T> sample(T rate, const noise_context<T>& context, S& stream) const {
-        const auto o = detail::straight_through_outcome(rate, context, stream);
-        return {o.relaxed, o.derivative, o.count, o.relaxed};
-    }
-};
+class relaxed_gumbel : public detail::gumbel_softmax_estimator<true> {};
 
 }  // namespace poisson

@@ -16,9 +16,12 @@ namespace poisson {
 /// or propagating gradients through stochastic neurons for conditional computation" (2013).
 class straight_through_identity {
 public:
+    /// @brief Samples the untruncated Poisson: no `k` is needed.
     static constexpr bool truncates = false;
+    /// @brief The derivative is always 1, so the layer stores none.
     static constexpr bool unit_derivative = true;
 
+    /// @brief One element: an exact Poisson count and the derivative 1.
     template <std::floating_point T, uniform_stream S>
     noise_sample<T> sample(T rate, const noise_context<T>& /*context*/, S& stream) const {
         const T count = sample_poisson(rate, stream);

@@ -21,6 +21,7 @@
 
 #include "poisson/errors.hpp"
 
+/// @brief Files: checkpoints and crash-safe replacement of a file.
 namespace poisson::io {
 
 namespace detail {
@@ -136,6 +137,8 @@ inline int fsync_folder(const std::filesystem::path& folder) noexcept {
 /// Two processes saving the same target at the same time are not supported: one may remove
 /// the other's temp file, whose save then fails with an error (the target stays whole).
 ///
+/// @param target the file to replace or create; its folder must exist.
+/// @param bytes the complete new contents.
 /// @param who prefix of error messages, e.g. `checkpoint::save`.
 /// @throws poisson::io_error naming `target` and the failed step.
 inline void write_file_atomically(const std::filesystem::path& target,

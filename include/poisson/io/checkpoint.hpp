@@ -39,6 +39,7 @@
 
 #include <xtensor/xarray.hpp>
 
+#include "poisson/detail/format.hpp"
 #include "poisson/errors.hpp"
 #include "poisson/io/atomic_file.hpp"
 
@@ -315,10 +316,33 @@ public:
     /// @brief The number of records.
     std::size_t size() const noexcept { return m_records.size(); }
 
+    /// @brief What is stored under `name`, e.g. `tensor float32 [5,5,1,32]`, `u64` or `text`.
+    /// @throws poisson::io_error if there is no such record.
+    std::string describe(std::string_view name) const {
+        const record& r = find(name, "checkpoint::describe");
+        std::string text = type_name(r.kind, r.element);
+        if (r.kind == detail::record_kind::tensor) {
+            text.append(" ").append(poisson::detail::shape_to_text(r.shape));
+        }
+        return text;
+    }
+
+    /// @brief Whether `other` holds a record under `name` of the same type, shape and bytes.
+    bool same_record(const checkpoint& other, std::string_view name) const {
+        const auto mine = m_records.find(name);
+        const auto theirs = other.m_records.find(name);
+        if (mine == m_records.end() || theirs == other.m_records.end()) return false;
+        const record& a = mine->second;
+        const record& b = theirs->second;
+        return a.kind == b.kind && a.element == b.element && a.shape == b.shape &&
+               a.bytes == b.bytes;
+    }
+
     /// @brief The complete file contents (header, records, CRC) in the format above.
     std::vector<std::byte> to_bytes() const;
 
     /// @brief Parses and validates file contents made by `to_bytes`.
+    /// @param bytes the complete file contents.
     /// @param source names the bytes in error messages (`load` passes the path).
     /// @throws poisson::io_error on a bad magic or version, a size that differs from the
     /// header's, a CRC mismatch, or any malformed record.

@@ -27,8 +27,12 @@ public:
         }
     }
 
+    /// @brief `poisson_tail_quantile(max_rate, eps)`: the smallest `k` with
+    /// `P(X > k; max_rate) <= eps`; 0 for `max_rate = 0`.
+    /// @pre `max_rate` finite and `>= 0`.
     std::size_t select_k(double max_rate) const { return poisson_tail_quantile(max_rate, m_eps); }
 
+    /// @brief The largest truncated mass allowed at the batch's largest rate.
     double eps() const noexcept { return m_eps; }
 
 private:

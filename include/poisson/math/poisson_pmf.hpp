@@ -8,9 +8,11 @@
 #include <cstddef>
 #include <limits>
 
+#include "poisson/math/log_factorial.hpp"
+
 namespace poisson {
 
-/// @brief `log P(X = i)` for `X ~ Poisson(rate)`: `i log(rate) - rate - lgamma(i + 1)`.
+/// @brief `log P(X = i)` for `X ~ Poisson(rate)`: `i log(rate) - rate - log(i!)`.
 ///
 /// At `rate = 0` this is 0 for `i = 0` and `-inf` otherwise (never `0 * log 0 = NaN`).
 /// @pre `rate` is finite and `>= 0`.
@@ -19,7 +21,7 @@ inline double poisson_log_pmf(std::size_t i, double rate) {
         return i == 0 ? 0.0 : -std::numeric_limits<double>::infinity();
     }
     const auto x = static_cast<double>(i);
-    return x * std::log(rate) - rate - std::lgamma(x + 1.0);
+    return x * std::log(rate) - rate - log_factorial(x);
 }
 
 namespace detail {
@@ -35,7 +37,8 @@ inline std::size_t negligible_tail_start(double rate) {
 /// @brief The smallest `k` with `P(X > k; rate) <= eps`, `X ~ Poisson(rate)`.
 ///
 /// Sums the pmf from far in the tail towards the mode, smallest terms first, so the tail is
-/// accurate even when it is many orders of magnitude below 1.
+/// accurate even when it is many orders of magnitude below 1. Built on `poisson_log_pmf`:
+/// one thread at a time.
 /// @pre `rate` finite and `>= 0`; `0 < eps < 1`.
 inline std::size_t poisson_tail_quantile(double rate, double eps) {
     if (rate == 0.0) {
@@ -55,6 +58,9 @@ inline std::size_t poisson_tail_quantile(double rate, double eps) {
 }
 
 /// @brief `P(X > k; rate)`, the probability mass a truncation to `0..k` discards.
+///
+/// Sums the pmf from far in the tail down to `k + 1`, smallest terms first. Built on
+/// `poisson_log_pmf`: one thread at a time.
 /// @pre `rate` finite and `>= 0`.
 inline double poisson_upper_tail(std::size_t k, double rate) {
     if (rate == 0.0) {

@@ -19,6 +19,7 @@
 #include "poisson/random/std_engine.hpp"
 #include "poisson/random/uniform.hpp"
 
+/// @brief Weight initialisers, each drawing from an engine passed in explicitly.
 namespace poisson::nn::init {
 
 /// @brief A uniform on the open interval (0, 1) from 64 bits of `engine`.

@@ -13,6 +13,8 @@ namespace poisson::io {
 class checkpoint;
 }
 
+/// @brief The layer stack the noise layers sit in: layers, the loss, `sequential`, the
+/// optimizer, initialisers and training checkpoints.
 namespace poisson::nn {
 
 /// @brief The tensor every layer consumes and produces: dense, row-major, any rank.
@@ -36,9 +38,11 @@ concept layer = requires(L& l, const tensor<typename L::value_type>& x) {
     { l.backward(x) } -> std::convertible_to<const tensor<typename L::value_type>&>;
 };
 
-/// @brief Stand-in for the visitor an optimizer passes to `for_each_parameter`.
+/// @brief Stand-in for the visitor an optimizer passes to `for_each_parameter`: the
+/// `has_parameters` concept checks that a layer accepts it and needs nothing more.
 template <class T>
 struct parameter_visitor_archetype {
+    /// @brief Receives one parameter: its name, its value and its gradient; does nothing.
     void operator()(std::string_view /*name*/, tensor<T>& /*value*/,
                     tensor<T>& /*gradient*/) const {}
 };

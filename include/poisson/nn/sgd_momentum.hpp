@@ -30,7 +30,9 @@ struct sgd_momentum_config {
 ///     v     = gamma * v + eta * g
 ///     theta = theta - v
 ///
-/// with `v = 0` before the first step.
+/// with `v = 0` before the first step: Polyak's heavy-ball method ("Some methods of speeding
+/// up the convergence of iteration methods", 1964) as Dutta's report writes it (section 4,
+/// equations 4 and 5).
 ///
 /// PyTorch's `SGD(momentum=gamma)` instead keeps `u = gamma * u + g` and steps
 /// `theta -= eta * u`. With a constant `eta`, `v = eta * u` at every step and the two

@@ -30,6 +30,7 @@ public:
         detail::require_positive_temperature("constant_temperature", "tau", tau);
     }
 
+    /// @brief `tau`, at every step.
     double temperature(std::uint64_t /*step*/) const noexcept { return m_tau; }
 
 private:

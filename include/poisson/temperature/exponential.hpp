@@ -32,6 +32,7 @@ public:
         }
     }
 
+    /// @brief `max(tau_min, tau0 * exp(-rate * t))` with `t = step - step % every`.
     double temperature(std::uint64_t step) const {
         const auto t = static_cast<double>(step - step % m_every);
         return std::max(m_tau_min, m_tau0 * std::exp(-m_rate * t));

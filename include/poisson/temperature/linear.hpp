@@ -29,6 +29,7 @@ public:
         }
     }
 
+    /// @brief `max(tau_min, tau0 - slope * t)` with `t = step - step % every`.
     double temperature(std::uint64_t step) const {
         const auto t = static_cast<double>(step - step % m_every);
         return std::max(m_tau_min, m_tau0 - m_slope * t);
