@@ -9,7 +9,7 @@
 // so that its peak resident memory is its own. The last lines of standard output are one
 // JSON object per model: ms_per_step (median), sgemm_floor_ms (the bare sgemm calls of one
 // step, measured in the same process right after the steps), ratio (their quotient) and
-// peak_rss_mib.
+// peak_rss_mib (the process's peak resident memory after the steps, before the floor).
 //
 // --cpu measures process CPU time instead of wall time. On a machine shared with other
 // jobs, run single-threaded (OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1) with --cpu to
@@ -332,6 +332,7 @@ std::string measure(model_kind kind, int iterations) {
         std::printf("training step (forward + loss + backward + sgd): %.1f ms median, "
                     "%.1f min\n",
                     step, *std::min_element(totals.begin(), totals.end()));
+        const double rss = peak_rss_mib();  // before the floor's own large buffers
         const double floor = print_floor(iterations);
         std::printf("(forward + backward) / bare sgemm: %.2f\n", (step - sgd) / floor);
         std::printf("training step / bare sgemm: %.2f\n", step / floor);
@@ -344,7 +345,7 @@ std::string measure(model_kind kind, int iterations) {
                       std::string(paper::model_name(kind)).c_str(), batch,
                       use_cpu_time ? "cpu" : "wall", omp_get_max_threads(),
                       openblas_get_num_threads ? openblas_get_num_threads() : 0, step, floor,
-                      step / floor, peak_rss_mib());
+                      step / floor, rss);
         return std::string(json);
     });
 }
