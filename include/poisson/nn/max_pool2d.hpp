@@ -37,6 +37,11 @@ struct max_pool2d_options {
 /// stores, for each output, the int32 position `(h*W + w)*C + c` of its maximum inside its
 /// image; backward scatters the output gradient there (adding where overlapping windows
 /// share a maximum). A NaN in the first window position propagates to the output.
+///
+/// `sequential` also runs the layer in pieces, fused with a `relu` in front (and the
+/// `conv2d` before it): `start_forward` and `forward_images` pool whole images through the
+/// relu as the convolution makes them, and `backward_into` and `backward_images` write
+/// the gradient through the relu, using the pooled maxima as its mask.
 template <class T>
 class max_pool2d {
 public:
@@ -123,7 +128,8 @@ public:
 
     /// @brief Throws what `backward_into` throws, for output gradient `g` and a layer in
     /// front whose output has `prev_shape`.
-    void check_backward(const tensor<T>& g, const typename tensor<T>::shape_type& prev_shape) {
+    void check_backward(const tensor<T>& g,
+                        const typename tensor<T>::shape_type& prev_shape) const {
         detail::require_same_shape(g, m_output, "max_pool2d");
         if (prev_shape != m_input_shape) {
             throw invalid_argument("max_pool2d: the layer in front has output shape " +
