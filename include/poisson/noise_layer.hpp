@@ -4,6 +4,7 @@
 /// @brief The Poisson noise layer: activations in, Poisson samples out.
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
@@ -12,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
@@ -71,7 +73,9 @@ struct noise_diagnostics {
 /// @tparam KRule       how many categories a truncating estimator keeps (`k_rule`)
 /// @tparam Temperature the softmax temperature per step (`temperature_schedule`)
 /// @tparam Rng         where the uniforms come from (`rng_provider`); a counter-based one
-///                     lets the layer use every OpenMP thread with identical results
+///                     lets the layer use every OpenMP thread with identical results, and
+///                     lets an estimator with a bulk path (`bulk_gradient_estimator`, as the
+///                     Gumbel ones have) sample a SIMD register's worth of elements at once
 /// @tparam T           `float` or `double`
 template <gradient_estimator Estimator = straight_through_gumbel, k_rule KRule = batch_max,
           temperature_schedule Temperature = constant_temperature, rng_provider Rng = philox,
@@ -127,9 +131,17 @@ public:
                                    " differs from the output shape " +
                                    detail::shape_to_text(m_output.shape()));
         }
+        if constexpr (std::is_same_v<E, tensor_type>) {
+            if (m_sampled && !Estimator::unit_derivative) {
+                // One pass over the gradient instead of a copy and then a product.
+                m_gradient.resize(g.shape());
+                multiply_by_derivative(g.data());
+                return m_gradient;
+            }
+        }
         m_gradient = g;
         if (m_sampled && !Estimator::unit_derivative) {
-            multiply_by_derivative();
+            multiply_by_derivative(m_gradient.data());
         }
         return m_gradient;
     }
@@ -226,11 +238,18 @@ private:
     }
 
     /// Samples every element; on several threads when the provider is counter-based, through
-    /// the estimator's bulk path when it has one.
+    /// the estimator's bulk path when it has one (a sequential provider must give each
+    /// element its uniforms in element order, which sample() does).
     tally draw_all(std::size_t n, std::size_t k, T tau, std::uint64_t key_step) {
         if constexpr (Rng::is_counter_based && bulk_gradient_estimator<Estimator, T>) {
             return draw_bulk(n, k, tau, key_step);
+        } else {
+            return draw_each(n, k, tau, key_step);
         }
+    }
+
+    // One element at a time, through the estimator's sample().
+    tally draw_each(std::size_t n, std::size_t k, T tau, std::uint64_t key_step) {
         T* out = m_output.data();
         T* derivative = Estimator::unit_derivative ? nullptr : m_derivative.data();
         const auto count = static_cast<std::ptrdiff_t>(n);
@@ -260,6 +279,7 @@ private:
     /// groups, few enough to share the work out evenly between threads.
     static constexpr std::size_t bulk_chunk = 2048;
 
+    // Chunks of elements through the estimator's sample_bulk(), each chunk on one thread.
     tally draw_bulk(std::size_t n, std::size_t k, T tau, std::uint64_t key_step) {
         if (n == 0) return {};
         // The provider's own checks of the key (e.g. Philox's 32-bit element), before any thread.
@@ -310,23 +330,25 @@ private:
 
     rate_scan scan_rates(const T* rates, std::size_t n) const {
         rate_scan scan;
-        T max_rate = 0;
+        using bits_type = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
+        bits_type max_bits = 0;
         std::size_t zeros = 0;
         std::size_t invalid = 0;
         const auto count = static_cast<std::ptrdiff_t>(n);
         // Without branches, so that it vectorises: "finite and >= 0" as two comparisons that
-        // NaN fails, and counts instead of a logical and.
-#pragma omp parallel for simd reduction(max : max_rate) reduction(+ : zeros, invalid)
+        // NaN fails, counts instead of a logical and, and the largest rate as the largest
+        // bit pattern (the bits of floats >= 0 are in their order; other values are refused).
+#pragma omp parallel for simd reduction(max : max_bits) reduction(+ : zeros, invalid)
         for (std::ptrdiff_t i = 0; i < count; ++i) {
             const T r = rates[i];
             invalid += !((r >= T(0)) & (r <= std::numeric_limits<T>::max()));
-            max_rate = max_rate < r ? r : max_rate;
+            max_bits = std::max(max_bits, std::bit_cast<bits_type>(r));
             zeros += r == T(0);
         }
         if (invalid > 0) {
             report_first_invalid(rates, n);
         }
-        scan.max_rate = max_rate;
+        scan.max_rate = std::bit_cast<T>(max_bits);
         scan.zeros = zeros;
         return scan;
     }
@@ -357,13 +379,14 @@ private:
         return tau;
     }
 
-    void multiply_by_derivative() {
+    // m_gradient = gradient * derivative, elementwise; gradient may be m_gradient itself.
+    void multiply_by_derivative(const T* gradient) {
         T* g = m_gradient.data();
         const T* d = m_derivative.data();
         const auto count = static_cast<std::ptrdiff_t>(m_gradient.size());
 #pragma omp parallel for schedule(static)
         for (std::ptrdiff_t i = 0; i < count; ++i) {
-            g[i] *= d[i];
+            g[i] = gradient[i] * d[i];
         }
     }
 

@@ -3,14 +3,13 @@
 // directly in double from the same uniforms.
 
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <omp.h>
 #include <xtensor/xarray.hpp>
 
 #include "noise_test_support.hpp"
@@ -27,9 +26,9 @@ namespace {
 // Zeros, tiny rates (subnormal floats too), rates around 1, large ones, and above k.
 template <class T>
 xt::xarray<T> mixed_rates() {
-    std::vector<T> r = {T(0),     T(1e-30), T(1e-38), T(1e-12), T(0.003), T(0.05),
-                        T(0.3),   T(0.999), T(1),     T(1.5),   T(2.25),  T(4),
-                        T(7.9),   T(12),    T(19.5),  T(30),    T(44.4),  T(0)};
+    std::vector<T> r = {T(0),   T(1e-30), T(1e-38), T(1e-12), T(0.003), T(0.05),
+                        T(0.3), T(0.999), T(1),     T(1.5),   T(2.25),  T(4),
+                        T(7.9), T(12),    T(19.5),  T(30),    T(44.4),  T(0)};
     if constexpr (sizeof(T) == 4) r.push_back(T(1e-40));  // subnormal
     const std::size_t base = r.size();
     for (std::size_t i = 0; r.size() < 1500; ++i) {
@@ -68,6 +67,28 @@ TEST_CASE_TEMPLATE("gumbel bulk: the layer equals sample() on every element, bit
         check_layer_equals_sample<E, float>(fixed_k(9), tau);  // rates far above k
         check_layer_equals_sample<E, double>(fixed_k(0), tau);
     }
+}
+
+TEST_CASE_TEMPLATE("gumbel bulk: k beyond the shared log-factorial table", T, float, double) {
+    // Rates whose windows reach past 4096, where a plan computes log(i!) itself.
+    const std::vector<T> values = {T(0), T(0.5), T(3), T(4100), T(4500), T(4999), T(5000.5)};
+    xt::xarray<T> rates = xt::xarray<T>::from_shape({70});
+    for (std::size_t i = 0; i < rates.size(); ++i) rates.data()[i] = values[i % values.size()];
+    noise_options options;
+    options.max_k = 10000;
+    noise_layer<gumbel_rao<2>, batch_max, constant_temperature, philox, T> layer(philox(8),
+                                                                                 options);
+    const xt::xarray<T> out = layer.forward(rates);
+    const xt::xarray<T> grad = layer.backward(xt::xarray<T>(xt::ones_like(rates)));
+    const std::size_t k = layer.diagnostics().k;
+    CHECK(k > 5000);
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < rates.size(); ++i) {
+        const auto s =
+            test::sample_element(gumbel_rao<2>{}, rates.data()[i], k, T(1), philox(8), {0, i});
+        differ += s.value != out.data()[i] || s.derivative != grad.data()[i];
+    }
+    CHECK(differ == 0);
 }
 
 TEST_CASE("gumbel bulk: results do not depend on the thread count with mixed rates") {

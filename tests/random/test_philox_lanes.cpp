@@ -29,8 +29,7 @@ using elements_of = std::array<std::uint32_t, lanes<T>>;
 // Uniforms begin..end of every lane, from philox_stream itself: out[(q - begin) L + j].
 template <class T>
 std::vector<T> expected_rows(const philox& rng, std::uint32_t step, std::uint64_t first,
-                             const elements_of<T>& elements, std::size_t begin,
-                             std::size_t end) {
+                             const elements_of<T>& elements, std::size_t begin, std::size_t end) {
     std::vector<T> out((end - begin) * lanes<T>);
     for (std::size_t j = 0; j < lanes<T>; ++j) {
         auto stream = rng.stream({step, first + elements[j]});
@@ -70,7 +69,8 @@ TEST_CASE("philox4x32_lanes: every lane equals philox4x32 of its counter") {
         for (std::size_t j = 0; j < L; ++j) {
             const philox_counter expected = (philox4x32)(counters[j], key);
             for (std::size_t w = 0; w < 4; ++w) {
-                CHECK(block.x[w][j / R][j % R] == expected[w]);
+                const std::uint64_t word = block.x[w][j / R][j % R];
+                CHECK(word == expected[w]);
             }
         }
     }
@@ -82,9 +82,10 @@ TEST_CASE_TEMPLATE("philox_lanes: draw gives each lane's philox_stream uniforms"
     const std::uint64_t first = 4000;
     const auto elements = some_elements<T>(3);
     const philox_lanes lanes_of_rng(rng, 9, first);
-    const std::pair<std::size_t, std::size_t> ranges[] = {{0, 24}, {0, 1},  {3, 10}, {4, 8},
-                                                          {5, 5},  {1, 2},  {7, 130}};
-    for (const auto& [begin, end] : ranges) {
+    const std::pair<std::size_t, std::size_t> ranges[] = {{0, 24}, {0, 1}, {3, 10}, {4, 8},
+                                                          {5, 5},  {1, 2}, {7, 130}};
+    for (const auto& range : ranges) {
+        const std::size_t begin = range.first, end = range.second;
         CAPTURE(begin);
         CAPTURE(end);
         std::vector<T> rows((end - begin) * lanes<T>);
@@ -115,8 +116,8 @@ TEST_CASE_TEMPLATE("provider_lanes: any counter-based provider gives the same ro
     CHECK(rows == expected_rows<T>(rng, 4, 100, elements, 3, 20));
 }
 
-TEST_CASE_TEMPLATE("broadcast_lanes: one stream, read once in order, fills every lane", T,
-                   float, double) {
+TEST_CASE_TEMPLATE("broadcast_lanes: one stream, read once in order, fills every lane", T, float,
+                   double) {
     const philox rng(seed, 1);
     auto reference = rng.stream({2, 3});
     std::vector<T> sequence(40);

@@ -16,25 +16,29 @@
 /// [-2.8, 16.6]) and their softmax weight is below 2^-30 of the winner's. This turns the cost of
 /// a small rate into a few categories even when the batch's largest rate makes `k` large.
 ///
-/// How it is made fast without changing what is computed:
+/// How it is made fast without changing what is computed (each the same mathematics as the
+/// one-element loop it replaces; only roundings differ, and tests/core/test_gumbel_bulk.cpp
+/// checks the results against the definitions computed in double with `lgamma`):
 /// - Lanes. The kernel works on `group_size<T>` elements at once (16 floats with AVX-512, 8
 ///   with AVX2, 4 with SSE2), one per lane of SIMD vectors (math/simd_math.hpp). No operation
 ///   mixes lanes, so an element's result does not depend on its neighbours: a single element
 ///   (`sample()`) runs as copies of itself through the same code and gets the same bits as
-///   inside the layer, and the number of threads or the grouping changes nothing.
+///   inside the layer, and neither the number of threads nor the grouping changes anything.
 /// - The group iterates over the union of its lanes' windows. Outside its own window a lane
-///   has `p = 0`, hence `T = inf`: it cannot win and its weight `T_c / T` is exactly 0, and
+///   has `p = 0`: its `1 / T = p / E` is 0, so it cannot win and its weight is exactly 0, and
 ///   adding exact zeros leaves every sum as the lane's own window gives it.
-/// - `log p_i = (i - m) log(rate) - (log i! - log m!)` from a per-pass table of `log i!`, in
-///   double and exponentiated per category: no recurrence along the categories, so every lane
-///   can start its window anywhere. Its relative error, below 1e-13 for `k` up to a few
-///   hundred, is far below a float's rounding. For floats, `e^r` of the reduced argument is
-///   computed in double and rounded once; the power of 2 is then applied in float, exactly.
-/// - A per-pass table of the widest window any rate of each mode can have, so that the group
-///   scans only those categories; the exact window is then the categories passing the
-///   threshold within those bounds.
-/// - `log` and `exp` are the branch-free `simd_log` / `simd_exp` (within about 1 ulp).
-/// - The uniforms of a group come from their streams together (`philox_lanes`).
+/// - A per-pass table gives, for each mode, bounds that contain the window of every rate with
+///   that mode. A lane runs the recurrence `p_i = p_(i-1) rate / i` (in double) from its lower
+///   bound, where it starts from `e^(log p)` with `log p = (lo - m) log(rate) - (log lo! -
+///   log m!)`: every lane can start where its own window does, whatever its mode, and the
+///   value at a category depends on the lane alone. The window is the categories, within the
+///   bounds, whose `p_i` reaches the floor.
+/// - The race keeps `1 / T_i = p_i / E_i`: the ratios `T_c / T_i` of the relaxation are then
+///   products, not divisions. The winner's ratio is set to 1 exactly, as `T_c / T_c` is.
+/// - The nonzero rates of a chunk are grouped by mode, so that a group's windows nearly
+///   coincide; zero rates go to groups of their own (they need two uniforms each, at most).
+/// - `log` and `exp` are the branch-free `simd_log` / `simd_exp` (within about 1 ulp of the C
+///   library's), the uniforms of a group come from their streams together (`philox_lanes`).
 
 #include <algorithm>
 #include <array>
@@ -43,11 +47,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <span>
 #include <type_traits>
 #include <vector>
 
 #include "poisson/estimator/concepts.hpp"
+#include "poisson/math/log_factorial.hpp"
 #include "poisson/math/simd_math.hpp"
 
 // Functions on lane vectors: see simd_math.hpp.
@@ -96,6 +102,27 @@ std::size_t pmf_mode(T rate, std::size_t k) {
     return rate >= static_cast<T>(k) ? k : static_cast<std::size_t>(rate);
 }
 
+/// `log(i!)` and `1 / i` (0 for `i = 0`) for `i < shared_table_size`, computed once for the
+/// program (a function-local static: initialised once, safely, whichever thread comes first)
+/// and shared by every plan, so that a single element's plan costs no table.
+inline constexpr std::size_t shared_table_size = 4097;
+
+struct factorial_tables {
+    std::vector<double> log_factorial, inverse;
+};
+
+inline const factorial_tables& shared_factorial_tables() {
+    static const factorial_tables tables = [] {
+        factorial_tables t;
+        for (std::size_t i = 0; i < shared_table_size; ++i) {
+            t.log_factorial.push_back(poisson::log_factorial(double(i)));
+            t.inverse.push_back(i == 0 ? 0.0 : 1.0 / double(i));
+        }
+        return t;
+    }();
+    return tables;
+}
+
 /// @brief What the kernel needs for one pass: `k`, `tau`, `log i!` and, for each mode `m`,
 /// bounds that contain the window of every rate whose mode is `m`.
 ///
@@ -104,30 +131,46 @@ std::size_t pmf_mode(T rate, std::size_t k) {
 /// `Var_y / (tau rate)`, to which it contributes a term of order 1). For `i > m`, `log p_i`
 /// grows with the rate, so the window of any rate in `[m, m + 1)` ends at or before that of
 /// `m + 1`; for `i < m` it shrinks with the rate, so the window starts at or after that of
-/// `m`. The bounds are those, widened by one category against rounding.
+/// `m`. The bounds are those, widened by one category against rounding. A plan holds every
+/// value as a function of `i`, `m`, `k` and `tau` alone, so that the whole pass's plan and a
+/// single element's give the same numbers.
 template <std::floating_point T>
 class gumbel_plan {
 public:
-    /// Tables for the modes `first_mode..last_mode`.
+    /// Tables for the modes `first_mode..last_mode` (none if `last_mode < first_mode`: a
+    /// plan for rates 0 only).
     gumbel_plan(std::size_t k, T tau, std::size_t first_mode, std::size_t last_mode)
-        : m_k(k), m_tau(tau), m_width(window_width(tau)), m_first_mode(first_mode) {
-        const bool whole = first_mode == 0 && last_mode == k;
-        if (whole) fill_log_factorials(0, k);  // the searches below then read the table
-        for (std::size_t m = first_mode; m <= last_mode; ++m) {
+        : m_k(k)
+        , m_tau(tau)
+        , m_width(window_width(tau))
+        , m_first_mode(first_mode)
+        , m_shared_log_factorial(shared_factorial_tables().log_factorial.data())
+        , m_shared_inverse(shared_factorial_tables().inverse.data()) {
+        // log(i!) beyond the shared table: for a whole pass, over all of 0..k first, as the
+        // searches of the bounds read it; for one mode, over that mode's bounds once found.
+        const bool whole = first_mode == 0 && last_mode >= k;
+        if (whole) fill_own_table(shared_table_size, k);
+        std::size_t lo = k, hi = 0;
+        for (std::size_t m = first_mode; m <= last_mode && m <= k; ++m) {
             m_bounds.push_back({lower_bound(m), upper_bound(m)});
+            lo = std::min(lo, m_bounds.back().lo);
+            hi = std::max(hi, m_bounds.back().hi);
         }
-        if (!whole) {
-            std::size_t lo = k, hi = 0;
-            for (const auto& b : m_bounds) {
-                lo = std::min(lo, b.lo);
-                hi = std::max(hi, b.hi);
-            }
-            fill_log_factorials(lo, hi);
+        m_span = m_bounds.empty() ? 1 : hi - lo + 1;
+        if (!whole && !m_bounds.empty()) fill_own_table(std::max(lo, shared_table_size), hi);
+        for (std::size_t m = first_mode; m < first_mode + m_bounds.size(); ++m) {
+            const category_window b = bounds(m);
+            m_modes.insert(m_modes.end(),
+                           {double(b.lo), double(b.hi), log_factorial(b.lo) - log_factorial(m)});
         }
     }
 
+    /// A plan for rates 0 only.
+    gumbel_plan(std::size_t k, T tau) : gumbel_plan(k, tau, 1, 0) {}
+
     /// The tables one element of rate `rate` needs.
     static gumbel_plan for_rate(std::size_t k, T tau, T rate) {
+        if (rate == T(0)) return gumbel_plan(k, tau);
         const std::size_t m = pmf_mode(rate, k);
         return gumbel_plan(k, tau, m, m);
     }
@@ -139,33 +182,46 @@ public:
     T tau() const noexcept { return m_tau; }
     double width() const noexcept { return m_width; }
     /// Most categories a group's bounds can span.
-    std::size_t max_span() const noexcept { return m_log_factorial.size(); }
+    std::size_t max_span() const noexcept { return m_span; }
 
-    double log_factorial(std::size_t i) const noexcept { return m_log_factorial[i - m_first]; }
+    double log_factorial(std::size_t i) const noexcept {
+        return i < shared_table_size ? m_shared_log_factorial[i]
+                                     : m_own_log_factorial[i - m_own_first];
+    }
     /// `1 / i`, and 0 for `i = 0`.
-    double inverse(std::size_t i) const noexcept { return m_inverse[i - m_first]; }
+    double inverse(std::size_t i) const noexcept {
+        return i < shared_table_size ? m_shared_inverse[i] : 1.0 / double(i);
+    }
     category_window bounds(std::size_t mode) const noexcept {
         return m_bounds[mode - m_first_mode];
     }
 
+    /// Per mode, from the first one on, three doubles for lanes to gather: the bounds `lo`
+    /// and `hi` and `log lo! - log m!`.
+    const double* modes() const noexcept { return m_modes.data(); }
+    std::size_t first_mode() const noexcept { return m_first_mode; }
+
 private:
-    void fill_log_factorials(std::size_t first, std::size_t last) {
-        m_first = first;
-        m_log_factorial.clear();
-        m_inverse.clear();
+    void fill_own_table(std::size_t first, std::size_t last) {
+        m_own_first = first;
         for (std::size_t i = first; i <= last; ++i) {
-            m_log_factorial.push_back(detail::log_factorial(i));
-            m_inverse.push_back(i == 0 ? 0.0 : 1.0 / double(i));
+            m_own_log_factorial.push_back(poisson::log_factorial(double(i)));
         }
     }
 
-    double table_or_direct(std::size_t i) const {
-        return m_log_factorial.empty() ? detail::log_factorial(i) : log_factorial(i);
+    // log(i!), from the tables where they reach and directly beyond: the same values either
+    // way (a single mode's bounds are searched before its own table exists).
+    double any_log_factorial(std::size_t i) const {
+        if (i < shared_table_size) return m_shared_log_factorial[i];
+        if (i >= m_own_first && i - m_own_first < m_own_log_factorial.size()) {
+            return m_own_log_factorial[i - m_own_first];
+        }
+        return poisson::log_factorial(double(i));
     }
 
     // Whether category i is kept at rate r when the mode is m (r >= 1 here: no floor term).
     bool kept(std::size_t i, std::size_t m, double log_r) const {
-        const double log_factorials = table_or_direct(i) - table_or_direct(m);
+        const double log_factorials = any_log_factorial(i) - any_log_factorial(m);
         return (double(i) - double(m)) * log_r - log_factorials >= -m_width;
     }
 
@@ -206,10 +262,14 @@ private:
     T m_tau;
     double m_width;
     std::size_t m_first_mode;
-    std::size_t m_first = 0;
-    std::vector<double> m_log_factorial;
-    std::vector<double> m_inverse;
+    // The shared tables, held directly: a call to shared_factorial_tables() tests its guard.
+    const double* m_shared_log_factorial;
+    const double* m_shared_inverse;
+    std::size_t m_span = 1;
+    std::size_t m_own_first = shared_table_size;
+    std::vector<double> m_own_log_factorial;
     std::vector<category_window> m_bounds;
+    std::vector<double> m_modes;
 };
 
 /// Row-major buffers of a lane group (row = category or stream position, column = lane),
@@ -217,26 +277,28 @@ private:
 template <std::floating_point T>
 class gumbel_workspace {
 public:
-    /// Room for the pmf and arrival rows and for `draws` conditional redraws per category.
+    /// Room for the rows of the pmf and of `1 / T`, and of the uniforms of the race and of
+    /// `draws` conditional redraws per category.
     gumbel_workspace(const gumbel_plan<T>& plan, std::size_t draws)
         : m_span(plan.max_span())
-        , m_uniform_rows(m_span * (draws + 1) + 1)  // + 1: a row lanes that are done may read
-        , m_buffer((2 * m_span + m_uniform_rows) * group_size<T> + group_size<T>) {
-        // Rows start on a register's alignment: a row stored across two cache lines costs
-        // several times an aligned one.
-        const auto address = reinterpret_cast<std::uintptr_t>(m_buffer.data());
-        m_rows = m_buffer.data() + (simd_bytes - address % simd_bytes) % simd_bytes / sizeof(T);
+        // + 1: a row lanes that are done may read; rates 0 draw two uniforms per draw.
+        , m_uniform_rows(std::max(m_span * (draws + 1) + 1, 2 * draws + 2))
+        , m_buffer(new T[(2 * m_span + m_uniform_rows) * group_size<T> + group_size<T>]) {
+        // Not initialised: every row is written before it is read. Rows start on a register's
+        // alignment: a row stored across two cache lines costs several times an aligned one.
+        const auto address = reinterpret_cast<std::uintptr_t>(m_buffer.get());
+        m_rows = m_buffer.get() + (simd_bytes - address % simd_bytes) % simd_bytes / sizeof(T);
     }
 
     T* pmf() noexcept { return m_rows; }
-    T* arrivals() noexcept { return m_rows + m_span * group_size<T>; }
+    T* inverse_arrivals() noexcept { return m_rows + m_span * group_size<T>; }
     T* uniforms() noexcept { return m_rows + 2 * m_span * group_size<T>; }
     std::size_t uniform_rows() const noexcept { return m_uniform_rows; }
 
 private:
     std::size_t m_span;
     std::size_t m_uniform_rows;
-    std::vector<T> m_buffer;
+    std::unique_ptr<T[]> m_buffer;
     T* m_rows;
 };
 
@@ -262,28 +324,38 @@ V exponential(V u) noexcept {
     return -simd_log_normal(select(u < smallest, splat<V>(smallest), u));
 }
 
-/// Smallest and largest lane.
+/// Smallest and largest lane, by halving the vector (log2 of the lanes' count steps).
 template <class V>
 lane_t<V> lane_min(V v) noexcept {
-    lane_t<V> m = v[0];
-    for (std::size_t j = 1; j < lanes_of<V>; ++j) m = std::min(m, lane_t<V>(v[j]));
-    return m;
+    if constexpr (lanes_of<V> == 1) {
+        return v[0];
+    } else {
+        constexpr std::size_t half = lanes_of<V> / 2;
+        const auto a = lanes_part<0, half>(v), b = lanes_part<half, half>(v);
+        return lane_min(select(a < b, a, b));
+    }
 }
 template <class V>
 lane_t<V> lane_max(V v) noexcept {
-    lane_t<V> m = v[0];
-    for (std::size_t j = 1; j < lanes_of<V>; ++j) m = std::max(m, lane_t<V>(v[j]));
+    if constexpr (lanes_of<V> == 1) {
+        return v[0];
+    } else {
+        constexpr std::size_t half = lanes_of<V> / 2;
+        const auto a = lanes_part<0, half>(v), b = lanes_part<half, half>(v);
+        return lane_max(select(a < b, b, a));
+    }
+}
+template <std::size_t N>
+double lane_min(const double_lanes<N>& d) noexcept {
+    double m = lane_min(d.part_v[0]);
+    for (std::size_t k = 1; k < double_lanes<N>::parts; ++k) m = std::min(m, lane_min(d.part_v[k]));
     return m;
 }
-
-/// `e^x` in double for `x` in [-1400, 709], any width (no selects).
-template <class V>
-V exp_in_range(V x) noexcept {
-    V r;
-    const auto n = reduce_ln2(x, r);
-    V first, second;
-    exp2_factors<V>(n, first, second);
-    return exp_reduced(r) * first * second;
+template <std::size_t N>
+double lane_max(const double_lanes<N>& d) noexcept {
+    double m = lane_max(d.part_v[0]);
+    for (std::size_t k = 1; k < double_lanes<N>::parts; ++k) m = std::max(m, lane_max(d.part_v[k]));
+    return m;
 }
 
 /// Computes the windows and the relative pmf rows `p` (from category `g.first`) of a group
@@ -295,48 +367,56 @@ V exp_in_range(V x) noexcept {
 template <std::floating_point T>
 void window_lanes(const gumbel_plan<T>& plan, gumbel_group<T>& g, T* p) {
     using wide = wide_v<T>;
-    wide bound_lo, bound_hi, rate, mode, log_start_factorial, log_floor;
-    g.first = plan.k();
-    std::size_t last = 0;
-    for (std::size_t j = 0; j < group_size<T>; ++j) {
-        const std::size_t m = pmf_mode(T(g.rate[j]), plan.k());
-        const category_window bounds = plan.bounds(m);
-        g.first = std::min(g.first, bounds.lo);
-        last = std::max(last, bounds.hi);
-        bound_lo.set(j, static_cast<double>(bounds.lo));
-        bound_hi.set(j, static_cast<double>(bounds.hi));
-        rate.set(j, static_cast<double>(g.rate[j]));
-        mode.set(j, static_cast<double>(m));
-        log_start_factorial.set(j, plan.log_factorial(bounds.lo) - plan.log_factorial(m));
-    }
+    using I = same_size_int<T>;
+    // mode = min(floor(rate), k), then the per-mode tables, gathered.
+    const real_v<T> capped = select(g.rate < T(plan.k()), g.rate, splat<real_v<T>>(T(plan.k())));
+    const index_v<T> mode = convert<I>(capped);
+    const index_v<T> row = (mode - static_cast<I>(plan.first_mode())) * I(3);
+    const double* modes = plan.modes();
+    const wide bound_lo = gather_wide(modes, row);
+    const wide bound_hi = gather_wide(modes + 1, row);
+    const wide rate = widen(g.rate);
     const wide log_rate = rate.map([](auto v) { return simd_log_normal(v); });
-    for (std::size_t j = 0; j < group_size<T>; ++j) {
-        log_floor.set(j, -plan.width() + std::min(0.0, log_rate[j]));
-    }
-    const auto exp = [](auto v) { return exp_in_range(v); };
-    // log p_lo = (lo - m) log rate - (log lo! - log m!)
-    const wide start = ((bound_lo - mode) * log_rate - log_start_factorial).map(exp);
-    const wide floor = log_floor.map(exp);
-    // q is 0 below the lower bound (0 times anything) and above the upper one.
-    wide q, hi(-1.0), size;  // the window's end and size, as doubles (integers, exactly)
-    for (std::size_t i = g.first; i <= last; ++i) {
-        const wide category(static_cast<double>(i));
-        const wide next = select(category <= bound_hi, q * (rate * plan.inverse(i)), wide{});
-        q = select(category == bound_lo, start, next);
+    const auto exp = [](auto v) { return simd_exp(v); };  // on each register
+    // p_lo = e^((lo - m) log rate - (log lo! - log m!)); the floor e^(-width) min(1, rate).
+    const wide log_start = (bound_lo - widen(mode)) * log_rate - gather_wide(modes + 2, row);
+    const wide start = log_start.map(exp);
+    const wide floor = (select(log_rate < wide(0.0), log_rate, wide{}) - plan.width()).map(exp);
+    g.first = static_cast<std::size_t>(lane_min(bound_lo));
+    const auto last = static_cast<std::size_t>(lane_max(bound_hi));
+    wide hi(-1.0), size;  // the window's end and size, as doubles (integers, exactly)
+    const auto keep = [&](std::size_t i, const wide& q, const wide& category) {
         // floor > 0 makes q = 0 fail the test, except for doubles, whose floor can be 0.
         auto in = floor <= q;
         if constexpr (std::same_as<T, double>) in = in & (bound_lo <= category);
-        store(p + (i - g.first) * group_size<T>, narrow<T>(select(in, q, wide{})));
+        store_narrow(p + (i - g.first) * group_size<T>, select(in, q, wide{}));
         hi = select(in, category, hi);
         size = size + select(in, wide(1.0), wide{});
+    };
+    if (lane_max(bound_lo) == double(g.first) && lane_min(bound_hi) == double(last)) {
+        // Every lane has the group's bounds (the usual case, lanes being grouped by mode): the
+        // same operations as below, without the tests of each lane's own bounds.
+        wide q = start;
+        keep(g.first, q, wide(double(g.first)));
+        for (std::size_t i = g.first + 1; i <= last; ++i) {
+            q = q * (rate * plan.inverse(i));
+            keep(i, q, wide(double(i)));
+        }
+    } else {
+        // q is 0 below the lower bound (0 times anything) and above the upper one.
+        wide q;
+        for (std::size_t i = g.first; i <= last; ++i) {
+            const wide category(static_cast<double>(i));
+            const wide next = select(category <= bound_hi, q * (rate * plan.inverse(i)), wide{});
+            q = select(category == bound_lo, start, next);
+            keep(i, q, category);
+        }
     }
     // The window is contiguous (p_i decreases away from the mode), so it starts at hi - size + 1.
-    for (std::size_t j = 0; j < group_size<T>; ++j) {
-        g.lo[j] = static_cast<same_size_int<T>>(hi[j] - size[j] + 1.0);
-        g.hi[j] = static_cast<same_size_int<T>>(hi[j]);
-    }
-    g.window_lo = std::size_t(lane_min(g.lo));
-    g.window_hi = std::size_t(lane_max(g.hi));
+    g.lo = narrow<I>(hi - size + 1.0);
+    g.hi = narrow<I>(hi);
+    g.window_lo = static_cast<std::size_t>(lane_min(g.lo));
+    g.window_hi = static_cast<std::size_t>(lane_max(g.hi));
 }
 
 /// @brief Running moments of the softmax weights `y_i ~ (T_c / T_i)^(1/tau)` of a group,
@@ -427,7 +507,7 @@ void run_race(const gumbel_plan<T>& plan, gumbel_group<T>& g, const lane_element
     streams.template draw<T>(elements, g.window_lo, end, u);
     std::fill(u + (end - g.window_lo) * L, u + work.uniform_rows() * L,
               T(0.5));  // rows no lane uses, read by lanes that have finished
-    race_lanes(plan, g, work.pmf(), u, work.arrivals());
+    race_lanes(plan, g, work.pmf(), u, work.inverse_arrivals());
 }
 
 /// `Var_y(i) / (tau rate)` as the rate tends to 0 from above, for `draws` independent sets of
@@ -457,12 +537,17 @@ real_v<T> zero_rate_derivatives(const gumbel_plan<T>& plan, const lane_elements<
 /// that the windows of a group's lanes nearly coincide and the group iterates over few
 /// categories more than each lane needs; lanes are independent, so this changes no result.
 template <std::floating_point T, class Nonzero, class Zero>
-void for_each_lane_group(std::span<const T> rates, std::size_t k, Nonzero&& nonzero,
-                         Zero&& zero) {
+void for_each_lane_group(std::span<const T> rates, std::size_t k, Nonzero&& nonzero, Zero&& zero) {
     constexpr std::size_t L = group_size<T>;
     constexpr std::size_t max_buckets = 64;
     const std::size_t buckets = std::min(k + 1, max_buckets);
+    const T scale = T(buckets) / T(k + 1);
     const std::size_t n = rates.size();
+    if (n == 1) {  // sample(): one element, as a group of copies of itself, nothing to sort
+        lane_elements<T> group{};
+        rates[0] == T(0) ? zero(group, 1) : nonzero(group, 1);
+        return;
+    }
     // Split zeros from the rest without branches (the two are mixed at random: a branch
     // would be mispredicted half the time), keeping each nonzero rate's bucket.
     std::vector<std::uint32_t> zeros(n + 1), positive(n + 1), order;
@@ -470,10 +555,12 @@ void for_each_lane_group(std::span<const T> rates, std::size_t k, Nonzero&& nonz
     std::size_t n_zeros = 0, n_positive = 0;
     for (std::size_t i = 0; i < n; ++i) {
         const bool is_zero = rates[i] == T(0);
-        const std::size_t m = pmf_mode(rates[i], k);
         zeros[n_zeros] = static_cast<std::uint32_t>(i);
         positive[n_positive] = static_cast<std::uint32_t>(i);
-        bucket[n_positive] = static_cast<std::uint8_t>(k < max_buckets ? m : m * buckets / (k + 1));
+        // The mode scaled to the buckets (the mode itself when k < 64), all in float, without
+        // branches: any key groups the lanes without changing a result.
+        const T scaled = std::min(rates[i], T(k)) * scale;
+        bucket[n_positive] = static_cast<std::uint8_t>(std::min(scaled, T(buckets - 1)));
         n_zeros += is_zero;
         n_positive += !is_zero;
     }

@@ -114,11 +114,12 @@ public:
             g.rate = detail::gather_rates(rates, elements);
             detail::run_race(plan, g, elements, streams, work, M);
             const auto variance = detail::conditional_variances(plan, g, M, work);
+            // The mean over the draws of Var_y(i) / (tau rate), in double, rounded to T.
+            const detail::real_v<T> derivative = detail::narrow<T>(
+                variance / (double(M) * double(plan.tau()) * detail::widen(g.rate)));
+            const detail::real_v<T> count = detail::convert<T>(g.count);
             for (std::size_t j = 0; j < used; ++j) {
-                const auto count = static_cast<T>(g.count[j]);
-                const double scale = double(M) * double(plan.tau()) * double(g.rate[j]);
-                const auto derivative = static_cast<T>(double(variance[j]) / scale);
-                out[elements[j]] = noise_sample<T>{count, derivative, count, T(g.relaxed[j])};
+                out[elements[j]] = noise_sample<T>{count[j], derivative[j], count[j], g.relaxed[j]};
             }
         };
         const auto zero = [&](const detail::lane_elements<T>& elements, std::size_t used) {

@@ -33,10 +33,11 @@ void straight_through_bulk(const gumbel_plan<T>& plan, std::span<const T> rates,
     const auto nonzero = [&](const lane_elements<T>& elements, std::size_t used) {
         g.rate = gather_rates(rates, elements);
         run_race(plan, g, elements, streams, work, 0);
+        // Var_y(i) / (tau rate), in double, rounded to T.
+        const real_v<T> derivative = narrow<T>(g.variance / (double(plan.tau()) * widen(g.rate)));
+        const real_v<T> count = convert<T>(g.count);
         for (std::size_t j = 0; j < used; ++j) {
-            const double scale = double(plan.tau()) * double(g.rate[j]);
-            const auto derivative = static_cast<T>(double(g.variance[j]) / scale);
-            out[elements[j]] = make(gumbel_outcome<T>{T(g.count[j]), T(g.relaxed[j]), derivative});
+            out[elements[j]] = make(gumbel_outcome<T>{count[j], g.relaxed[j], derivative[j]});
         }
     };
     const auto zero = [&](const lane_elements<T>& elements, std::size_t used) {

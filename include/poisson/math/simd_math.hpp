@@ -1,8 +1,7 @@
 #pragma once
 
 /// @file
-/// @brief SIMD vectors (GCC/Clang vector extensions), their logarithm and exponential, and
-/// log-factorials.
+/// @brief SIMD vectors (GCC/Clang vector extensions), their logarithm and exponential.
 ///
 /// `vec<X, N>` is a vector of `N` values of `X` whose operators act lane by lane; a select
 /// `mask ? a : b` on it is a blend, never a branch. So code written on these vectors is SIMD
@@ -139,6 +138,27 @@ vec<T, lanes_of<I>> gather(const T* base, I index) noexcept {
 #endif
     V out;
     for (std::size_t j = 0; j < lanes_of<I>; ++j) out[j] = base[index[j]];
+    return out;
+}
+
+/// A register of doubles `D` gathered with 32-bit indices.
+template <class D, class I>
+D gather_part(const double* base, I index) noexcept {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(D) == 64) {
+        return std::bit_cast<D>(_mm512_mask_i32gather_pd(_mm512_setzero_pd(), __mmask8(0xff),
+                                                         std::bit_cast<__m256i>(index), base, 8));
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (sizeof(D) == 32) {
+        const __m256d all = std::bit_cast<__m256d>(splat<vec<std::int64_t, 4>>(-1));
+        return std::bit_cast<D>(_mm256_mask_i32gather_pd(_mm256_setzero_pd(), base,
+                                                         std::bit_cast<__m128i>(index), all, 8));
+    }
+#endif
+    D out;
+    for (std::size_t j = 0; j < lanes_of<D>; ++j) out[j] = base[index[j]];
     return out;
 }
 
@@ -309,6 +329,25 @@ double_lanes<lanes_of<V>> widen(V v) noexcept {
     return out;
 }
 
+/// `base[index[j]]` in each lane `j`, as doubles: for lanes of floats, indices of 32 bits.
+template <class I>
+double_lanes<lanes_of<I>> gather_wide(const double* base, I index) noexcept {
+    using D = double_lanes<lanes_of<I>>;
+    if constexpr (sizeof(lane_t<I>) == 8) {
+        D out;
+        out.part_v[0] = gather(base, index);
+        return out;
+    } else {
+        D out;
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            ((out.part_v[K] = gather_part<typename D::part>(
+                  base, lanes_part<K * D::per_part, D::per_part>(index))),
+             ...);
+        }(std::make_index_sequence<D::parts>{});
+        return out;
+    }
+}
+
 /// The lanes of `d` as `T` (rounded to nearest).
 template <class T, std::size_t N>
 vec<T, N> narrow(const double_lanes<N>& d) noexcept {
@@ -319,6 +358,16 @@ vec<T, N> narrow(const double_lanes<N>& d) noexcept {
     } else {
         static_assert(D::parts == 2, "a register of T holds at most twice as many lanes");
         return concat(narrow_part<half>(d.part_v[0]), narrow_part<half>(d.part_v[1]));
+    }
+}
+
+/// Stores the lanes of `d` as `T` at `p`, one register's worth at a time (no shuffle to
+/// assemble a register of `T` first).
+template <class T, std::size_t N>
+void store_narrow(T* p, const double_lanes<N>& d) noexcept {
+    using D = double_lanes<N>;
+    for (std::size_t k = 0; k < D::parts; ++k) {
+        store(p + k * D::per_part, narrow_part<vec<T, D::per_part>>(d.part_v[k]));
     }
 }
 
@@ -464,27 +513,6 @@ V simd_exp(V x) noexcept {
     V first, second;
     exp2_factors<V>(n, first, second);
     return exp_reduced(r) * first * second;
-}
-
-/// @brief `log(i!)`, without the global state of `lgamma` (POSIX's `signgam`), so threads may
-/// call it at once.
-///
-/// Exact factorials up to 22! (products of doubles that stay exact) and a correctly rounded
-/// `log`; beyond, Stirling's series `(i + 1/2) log i - i + log(2 pi)/2 + 1/(12 i) - ...` to the
-/// `i^-7` term, whose remainder is below `1/(1188 i^9)`, 5e-16 at i = 23.
-inline double log_factorial(std::size_t i) noexcept {
-    if (i <= 22) {
-        double factorial = 1.0;
-        for (std::size_t t = 2; t <= i; ++t) factorial *= static_cast<double>(t);
-        return std::log(factorial);
-    }
-    const auto x = static_cast<double>(i);
-    const double inv = 1.0 / x;
-    const double inv2 = inv * inv;
-    const double series =
-        inv * (1.0 / 12 - inv2 * (1.0 / 360 - inv2 * (1.0 / 1260 - inv2 * (1.0 / 1680))));
-    constexpr double half_log_two_pi = 0.91893853320467274178;
-    return ((x + 0.5) * std::log(x) - x) + (half_log_two_pi + series);
 }
 
 }  // namespace poisson::detail

@@ -33,8 +33,8 @@ public:
     explicit broadcast_lanes(S& stream) noexcept : m_stream(&stream) {}
 
     template <std::floating_point T, std::size_t L>
-    void draw(const std::array<std::uint32_t, L>& /*elements*/, std::size_t begin,
-              std::size_t end, T* out) {
+    void draw(const std::array<std::uint32_t, L>& /*elements*/, std::size_t begin, std::size_t end,
+              T* out) {
         for (; m_position < begin; ++m_position) (void)m_stream->template next<T>();
         for (; m_position < end; ++m_position) {
             const T u = m_stream->template next<T>();

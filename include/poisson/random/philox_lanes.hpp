@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <cstring>
 
-
 #if defined(__SSE2__)
 #include <immintrin.h>
 #endif
@@ -79,17 +78,22 @@ void philox4x32_lanes(philox_lane_block<L>& block, philox_key key) noexcept {
     constexpr std::uint64_t low = 0xffffffffu;
     auto& [x0, x1, x2, x3] = block.x;
     std::uint32_t k0 = key[0], k1 = key[1];
+    // Only the low half of each lane is a word: the multiplies read only it, so the high
+    // halves may fill with anything during the rounds and are cleared once at the end.
     for (int round = 0; round < 10; ++round) {
         for (std::size_t r = 0; r < philox_lane_block<L>::registers; ++r) {
             const auto p0 = detail::multiply_low_words(x0[r], m0);
             const auto p1 = detail::multiply_low_words(x2[r], m1);
             x0[r] = (p1 >> 32) ^ x1[r] ^ std::uint64_t{k0};
-            x1[r] = p1 & low;
+            x1[r] = p1;
             x2[r] = (p0 >> 32) ^ x3[r] ^ std::uint64_t{k1};
-            x3[r] = p0 & low;
+            x3[r] = p0;
         }
         k0 += w0;
         k1 += w1;
+    }
+    for (auto& word : block.x) {
+        for (auto& r : word) r &= low;
     }
 }
 
@@ -114,51 +118,69 @@ public:
     template <std::floating_point T, std::size_t L>
     void draw(const std::array<std::uint32_t, L>& elements, std::size_t begin, std::size_t end,
               T* out) const noexcept {
-        using block_type = philox_lane_block<L>;
-        constexpr std::size_t R = block_type::per_register;
-        static_assert(L % R == 0, "a lane group fills whole registers");
         // A block holds four floats or two doubles of the stream.
         constexpr std::size_t per_block = std::same_as<T, float> ? 4 : 2;
-        block_type counter{};
-        for (std::size_t j = 0; j < L; ++j) {
-            counter.x[1][j / R][j % R] = static_cast<std::uint32_t>(m_first + elements[j]);
+        constexpr std::size_t R = philox_lane_block<L>::per_register;
+        static_assert(L % R == 0, "a lane group fills whole registers");
+        // Counter word 1, the element, of each lane.
+        std::array<std::uint64_t, L> words;
+        for (std::size_t j = 0; j < L; ++j) words[j] = std::uint32_t(m_first + elements[j]);
+        std::array<detail::philox_word_v, L / R> element;
+        std::memcpy(element.data(), words.data(), sizeof words);
+        std::size_t b = begin / per_block;
+        const std::size_t end_block = (end + per_block - 1) / per_block;
+        // Two blocks at a time where possible: one block is a chain of ten dependent rounds,
+        // whose latency two independent chains hide.
+        for (; b + 2 <= end_block; b += 2) draw_blocks<T, L, 2>(element, b, begin, end, out);
+        if (b < end_block) draw_blocks<T, L, 1>(element, b, begin, end, out);
+    }
+
+private:
+    // Blocks b .. b + B - 1 of every lane, lane j of block b + t in lane t L + j.
+    template <std::floating_point T, std::size_t L, std::size_t B, std::size_t E>
+    void draw_blocks(const std::array<detail::philox_word_v, E>& element, std::size_t b,
+                     std::size_t begin, std::size_t end, T* out) const noexcept {
+        using block_type = philox_lane_block<B * L>;
+        constexpr std::size_t R = block_type::per_register;
+        constexpr std::size_t per_block = std::same_as<T, float> ? 4 : 2;
+        block_type block;
+        for (std::size_t r = 0; r < block_type::registers; ++r) {
+            const auto number = static_cast<std::uint32_t>(b + r * R / L);
+            block.x[0][r] = detail::splat<detail::philox_word_v>(number);
+            block.x[1][r] = element[r % E];
+            block.x[2][r] = detail::splat<detail::philox_word_v>(m_step);
+            block.x[3][r] = detail::splat<detail::philox_word_v>(m_stream);
         }
-        for (auto& word : counter.x[2]) word = detail::splat<detail::philox_word_v>(m_step);
-        for (auto& word : counter.x[3]) word = detail::splat<detail::philox_word_v>(m_stream);
-        for (std::size_t b = begin / per_block; b * per_block < end; ++b) {
-            block_type block = counter;
-            for (auto& word : block.x[0]) {
-                word = detail::splat<detail::philox_word_v>(static_cast<std::uint32_t>(b));
-            }
-            philox4x32_lanes(block, m_key);
+        philox4x32_lanes(block, m_key);
+        for (std::size_t t = 0; t < B; ++t) {
             for (std::size_t h = 0; h < per_block; ++h) {
-                const std::size_t q = b * per_block + h;
-                if (q >= begin && q < end) emit(block, h, out + (q - begin) * L);
+                const std::size_t q = (b + t) * per_block + h;
+                if (q >= begin && q < end) emit<L>(block, t * (L / R), h, out + (q - begin) * L);
             }
         }
     }
 
-private:
-    // Uniform h of the block (word h for floats, words 2h and 2h + 1 for doubles) of every
-    // lane, by the arithmetic of open_unit_float / open_unit_double.
-    template <std::size_t L, std::floating_point T>
-    static void emit(const philox_lane_block<L>& block, std::size_t h, T* row) noexcept {
+    // Uniform h (word h for floats, words 2h and 2h + 1 for doubles) of the L lanes held in
+    // registers first.. of the block, by the arithmetic of open_unit_float / open_unit_double.
+    template <std::size_t L, std::size_t N, std::floating_point T>
+    static void emit(const philox_lane_block<N>& block, std::size_t first, std::size_t h,
+                     T* row) noexcept {
         using namespace detail;
-        constexpr std::size_t R = philox_lane_block<L>::per_register;
-        for (std::size_t r = 0; r < philox_lane_block<L>::registers; ++r) {
-            vec<T, R> u;
-            if constexpr (std::same_as<T, float>) {
-                // (2m + 1) 2^-24 with m the top 23 bits: exact in float.
-                const auto m = convert<std::int32_t>(block.x[h][r] >> 9);
-                u = convert<float>(2 * m + 1) * 0x1p-24f;
-            } else {
-                // (2m + 1) 2^-53 with m the top 52 bits of (second << 32 | first); m becomes
-                // a double through the bits of 2^52 + m, exactly.
-                const auto bits = (block.x[2 * h + 1][r] << 32) | block.x[2 * h][r];
-                const auto m = std::bit_cast<vec<double, R>>((bits >> 12) | 0x4330000000000000u);
-                u = ((m - 0x1p52) * 2.0 + 1.0) * 0x1p-53;
-            }
-            std::memcpy(row + r * R, &u, sizeof u);
+        if constexpr (std::same_as<T, float>) {
+            // (2m + 1) 2^-24 with m the top 23 bits, 2m + 1 being (w >> 8) | 1: exact in float.
+            // Two registers of 64-bit lanes make one of floats.
+            static_assert(L == 2 * philox_lane_block<N>::per_register);
+            const auto odd = [&](std::size_t r) {
+                return convert<std::int32_t>((block.x[h][first + r] >> 8) | 1u);
+            };
+            store(row, convert<float>(concat(odd(0), odd(1))) * 0x1p-24f);
+        } else {
+            // (2m + 1) 2^-53 with m the top 52 bits of (second << 32 | first); m becomes a
+            // double through the bits of 2^52 + m, exactly.
+            static_assert(L == philox_lane_block<N>::per_register);
+            const auto bits = (block.x[2 * h + 1][first] << 32) | block.x[2 * h][first];
+            const auto m = std::bit_cast<vec<double, L>>((bits >> 12) | 0x4330000000000000u);
+            store(row, ((m - 0x1p52) * 2.0 + 1.0) * 0x1p-53);
         }
     }
 
