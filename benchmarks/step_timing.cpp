@@ -9,7 +9,7 @@
 // so that its peak resident memory is its own. The last lines of standard output are one
 // JSON object per model: ms_per_step (median), sgemm_floor_ms (the bare sgemm calls of one
 // step, measured in the same process right after the steps), ratio (their quotient) and
-// peak_rss_mib.
+// peak_rss_mib (the process's peak resident memory after the steps, before the floor).
 //
 // --cpu measures process CPU time instead of wall time. On a machine shared with other
 // jobs, run single-threaded (OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1) with --cpu to
@@ -130,60 +130,36 @@ struct step_times {
     double loss = 0, optimizer = 0, total = 0;
 };
 
-template <class Net, std::size_t I>
-using layer_at = std::remove_cvref_t<decltype(std::declval<Net&>().template get<I>())>;
-
-// Layer I forward as sequential runs it (alone, or into layer I + 1), then the rest.
+// The forward pass starting at layer I as sequential runs it (one layer, or several
+// sharing a pass: their time goes to layer I), then the rest.
 template <std::size_t I, class Net, class Times>
 const tensor<float>& timed_forward(Net& net, const tensor<float>& x, Times& t) {
     if constexpr (I == Net::size) {
         return x;
     } else {
-        constexpr bool fused = [] {
-            if constexpr (I + 1 < Net::size) {
-                return nn::detail::fuses_forward<layer_at<Net, I>, layer_at<Net, I + 1>>;
-            } else {
-                return false;
-            }
-        }();
+        constexpr std::size_t length = Net::template forward_stage_length<I>;
         const auto start = clock_type::now();
-        if constexpr (fused) {
-            const auto& y = net.template get<I>().forward_into(x, net.template get<I + 1>());
-            t.forward[I] = ms_since(start);
-            t.fused_forward[I + 1] = true;
-            return timed_forward<I + 2>(net, y, t);
-        } else {
-            const auto& y = net.template get<I>().forward(x);
-            t.forward[I] = ms_since(start);
-            return timed_forward<I + 1>(net, y, t);
+        const auto& y = net.template forward_stage<I>(x);
+        t.forward[I] = ms_since(start);
+        for (std::size_t l = I + 1; l < I + length; ++l) {
+            t.fused_forward[l] = true;
         }
+        return timed_forward<I + length>(net, y, t);
     }
 }
 
-// Layer I backward as sequential runs it (alone, or through layer I - 1), then the rest.
+// The backward pass ending at layer I as sequential runs it, then the rest.
 template <std::size_t I, class Net, class Times>
 void timed_backward(Net& net, const tensor<float>& g, Times& t) {
-    constexpr bool fused = [] {
-        if constexpr (I > 0) {
-            return nn::detail::fuses_backward<layer_at<Net, I - 1>, layer_at<Net, I>>;
-        } else {
-            return false;
-        }
-    }();
+    constexpr std::size_t length = Net::template backward_stage_length<I>;
     const auto start = clock_type::now();
-    if constexpr (fused) {
-        const auto& dx = net.template get<I>().backward_into(g, net.template get<I - 1>());
-        t.backward[I] = ms_since(start);
-        t.fused_backward[I - 1] = true;
-        if constexpr (I > 1) {
-            timed_backward<I - 2>(net, dx, t);
-        }
-    } else {
-        const auto& dx = net.template get<I>().backward(g);
-        t.backward[I] = ms_since(start);
-        if constexpr (I > 0) {
-            timed_backward<I - 1>(net, dx, t);
-        }
+    const auto& dx = net.template backward_stage<I>(g);
+    t.backward[I] = ms_since(start);
+    for (std::size_t l = I + 1 - length; l < I; ++l) {
+        t.fused_backward[l] = true;
+    }
+    if constexpr (I >= length) {
+        timed_backward<I - length>(net, dx, t);
     }
 }
 
@@ -356,6 +332,7 @@ std::string measure(model_kind kind, int iterations) {
         std::printf("training step (forward + loss + backward + sgd): %.1f ms median, "
                     "%.1f min\n",
                     step, *std::min_element(totals.begin(), totals.end()));
+        const double rss = peak_rss_mib();  // before the floor's own large buffers
         const double floor = print_floor(iterations);
         std::printf("(forward + backward) / bare sgemm: %.2f\n", (step - sgd) / floor);
         std::printf("training step / bare sgemm: %.2f\n", step / floor);
@@ -368,7 +345,7 @@ std::string measure(model_kind kind, int iterations) {
                       std::string(paper::model_name(kind)).c_str(), batch,
                       use_cpu_time ? "cpu" : "wall", omp_get_max_threads(),
                       openblas_get_num_threads ? openblas_get_num_threads() : 0, step, floor,
-                      step / floor, peak_rss_mib());
+                      step / floor, rss);
         return std::string(json);
     });
 }

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <utility>
@@ -291,4 +292,32 @@ TEST_CASE("conv2d: an empty batch gives empty outputs and zero parameter gradien
     CHECK(dx.shape() == tensor<float>::shape_type{0, 4, 4, 2});
     CHECK(max_abs(conv.weight_gradient()) == 0.0);
     CHECK(max_abs(conv.bias_gradient()) == 0.0);
+}
+
+TEST_CASE("conv2d: backward_from takes the output gradient chunk by chunk") {
+    const conv_case k{"chunked", 5, 6, 5, 2, 3, 3, 3, {.pad_h = 1, .pad_w = 1, .chunk_bytes = 1}};
+    auto conv = make_conv<double>(k, random_tensor<double>({3, 3, 2, 3}, 21),
+                                  random_tensor<double>({3}, 22));
+    auto copy = conv;
+    const auto x = random_tensor<double>({5, 6, 5, 2}, 23);
+    const tensor<double> y = conv.forward(x);
+    copy.forward(x);
+    const auto g = random_tensor<double>(y.shape(), 24);
+    const tensor<double> dx = copy.backward(g);
+    std::vector<std::pair<std::size_t, std::size_t>> asked;
+    const std::size_t image = 6 * 5 * 3;
+    const auto source = [&](std::size_t first, std::size_t last, double* rows) {
+        asked.emplace_back(first, last);
+        std::copy_n(g.data() + first * image, (last - first) * image, rows);
+    };
+    CHECK(conv.backward_from(y.shape(), source) == dx);
+    CHECK(conv.weight_gradient() == copy.weight_gradient());
+    CHECK(conv.bias_gradient() == copy.bias_gradient());
+    // One image per chunk, last chunk first.
+    CHECK(asked == std::vector<std::pair<std::size_t, std::size_t>>{
+                       {4, 5}, {3, 4}, {2, 3}, {1, 2}, {0, 1}});
+    CHECK_THROWS_WITH_AS(conv.backward_from({5, 6, 5, 4}, source),
+                         "conv2d: output gradient has shape [5, 6, 5, 4], expected the output "
+                         "shape [5, 6, 5, 3]",
+                         poisson::invalid_argument);
 }

@@ -128,3 +128,18 @@ TEST_CASE("max_pool2d: invalid settings and shapes throw") {
     pool.forward(xt::zeros<float>({1, 4, 4, 2}));
     CHECK_THROWS_AS(pool.backward(xt::zeros<float>({1, 4, 4, 2})), poisson::invalid_argument);
 }
+
+TEST_CASE("max_pool2d: images pooled in pieces give forward's output and maxima") {
+    const max_pool2d_options o{.window_h = 3, .window_w = 2, .stride_h = 2, .stride_w = 2};
+    const auto x = random_tensor<float>({5, 7, 6, 3}, 78);
+    max_pool2d<float> whole(o), pieces(o);
+    const tensor<float> y = whole.forward(x);
+    pieces.start_forward(x.shape());
+    const std::size_t image = 7 * 6 * 3;
+    pieces.forward_images(x.data(), 0, 2);
+    pieces.forward_images(x.data() + 2 * image, 2, 3);
+    pieces.forward_images(x.data() + 3 * image, 3, 5);
+    CHECK(pieces.output() == y);
+    CHECK(pieces.argmax() == whole.argmax());
+    CHECK_THROWS_AS(pieces.start_forward({5, 7, 6}), poisson::invalid_argument);
+}

@@ -84,3 +84,23 @@ TEST_CASE("flatten: finite differences agree with backward") {
     CAPTURE(report.summary());
     CHECK(report.worst_error() < 1e-6);
 }
+
+TEST_CASE("relu: pieces give forward's output; an unkept forward refuses output and backward") {
+    relu<float> whole, pieces;
+    const auto x = random_tensor<float>({3, 4, 5}, 12);
+    const tensor<float> y = whole.forward(x);
+    pieces.start_forward(x.shape());
+    pieces.forward_part(x.data(), 0, 20);
+    pieces.forward_part(x.data() + 20, 20, 40);
+    CHECK(pieces.output() == y);
+    tensor<float> applied = tensor<float>::from_shape(x.shape());
+    relu<float>::apply(x.data(), applied.data(), x.size());
+    CHECK(applied == y);
+
+    pieces.start_unkept_forward(x.shape());
+    CHECK(pieces.input_gradient_buffer().shape() == x.shape());
+    CHECK_THROWS_AS(pieces.output(), poisson::invalid_argument);
+    CHECK_THROWS_AS(pieces.backward(y), poisson::invalid_argument);
+    pieces.forward(x);  // a kept forward makes both available again
+    CHECK(pieces.backward(y) == whole.backward(y));
+}

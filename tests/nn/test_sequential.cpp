@@ -129,6 +129,24 @@ static_assert(nn::detail::fuses_backward<nn::relu<float>, nn::max_pool2d<float>>
 static_assert(!nn::detail::fuses_backward<nn::dropout<float>, nn::max_pool2d<float>>);
 static_assert(!nn::detail::fuses_backward<nn::conv2d<float>, nn::max_pool2d<float>>);
 
+// The passes sequential makes of the stacks below and of the report's layer order.
+using report_order = nn::sequential<nn::conv2d<float>, nn::relu<float>, nn::max_pool2d<float>,
+                                    nn::flatten<float>, nn::dense<float>, nn::relu<float>,
+                                    nn::dropout<float>, nn::dense<float>>;
+static_assert(report_order::forward_stage_length<0> == 3);  // conv, relu, pool in one pass
+static_assert(report_order::forward_stage_length<3> == 1);
+static_assert(report_order::forward_stage_length<4> == 1);  // dense does not fuse
+static_assert(report_order::backward_stage_length<2> == 3);  // pool through relu into conv
+static_assert(report_order::backward_stage_length<1> == 1);
+static_assert(report_order::backward_stage_length<0> == 1);
+using no_conv_in_front =
+    nn::sequential<nn::flatten<float>, nn::relu<float>, nn::max_pool2d<float>>;
+static_assert(no_conv_in_front::backward_stage_length<2> == 2);  // pool through relu only
+using conv_relu_drop =
+    nn::sequential<nn::conv2d<float>, nn::relu<float>, nn::dropout<float>, nn::max_pool2d<float>>;
+static_assert(conv_relu_drop::forward_stage_length<0> == 2);  // conv into relu only
+static_assert(conv_relu_drop::backward_stage_length<3> == 1);
+
 // conv (chunks of two images over a batch of 5), relu, overlapping 3x3 pooling at stride 2:
 // windows share maxima, and half the conv outputs are negative, so the mask matters.
 template <class T>
@@ -164,8 +182,12 @@ TEST_CASE_TEMPLATE("sequential: fused neighbours give the separate calls' result
         copy.template get<4>().forward(copy.template get<3>().forward(h)));
     REQUIRE(y.shape() == by_hand.shape());
     CHECK(y == by_hand);
-    // The fused forward leaves each relu its output, as a separate forward does.
-    CHECK(model.template get<1>().output() == copy.template get<1>().output());
+    // The fused forward leaves each pool the maxima separate forwards find; the relus in
+    // front of the pools kept no output.
+    CHECK(model.template get<2>().output() == copy.template get<2>().output());
+    CHECK(model.template get<2>().argmax() == copy.template get<2>().argmax());
+    CHECK(model.template get<5>().argmax() == copy.template get<5>().argmax());
+    CHECK_THROWS_AS(model.template get<1>().output(), poisson::invalid_argument);
 
     const auto g = random_tensor<T>(y.shape(), 5);
     const tensor<T> dx = model.backward(g);
@@ -180,22 +202,24 @@ TEST_CASE_TEMPLATE("sequential: fused neighbours give the separate calls' result
     CHECK(model.template get<3>().bias_gradient() == copy.template get<3>().bias_gradient());
 }
 
-TEST_CASE("sequential: fused and separate calls mix") {
+TEST_CASE("sequential: fused and separate calls mix where the state allows") {
     auto model = make_fused_cnn<double>();
     auto copy = model;
     const auto x = random_tensor<double>({3, 8, 8, 2}, 6);
-    // Fused forward, then each layer's own backward (relu reads the output it was handed).
-    const tensor<double> y = model.forward(x);
-    CHECK(y == copy.forward(x));
-    const auto g = random_tensor<double>(y.shape(), 7);
+    const auto g = random_tensor<double>(copy.forward(x).shape(), 7);
     const tensor<double> dx = copy.backward(g);
-    const tensor<double>* cur = &g;
-    cur = &model.get<5>().backward(*cur);
-    cur = &model.get<4>().backward(*cur);
-    cur = &model.get<3>().backward(*cur);
-    cur = &model.get<2>().backward(*cur);
-    cur = &model.get<1>().backward(*cur);
-    CHECK(model.get<0>().backward(*cur) == dx);
+    // Separate forwards, then the fused backward.
+    const tensor<double>* cur = &x;
+    model.for_each_layer([&](std::size_t, auto& l) { cur = &l.forward(*cur); });
+    CHECK(model.backward(g) == dx);
+    // A fused forward keeps no relu output, so relu's own backward refuses to run; the
+    // pool's and conv's own backward run as usual.
+    CHECK(model.forward(x) == copy.forward(x));
+    const auto& d4 = model.get<5>().backward(g);
+    CHECK_THROWS_WITH_AS(model.get<4>().backward(d4),
+                         doctest::Contains("the last forward did not keep it"),
+                         poisson::invalid_argument);
+    CHECK(model.backward(g) == dx);
 }
 
 TEST_CASE("sequential: a fused stack passes the gradient check") {
@@ -233,4 +257,15 @@ TEST_CASE("max_pool2d: backward_into refuses a layer in front of another output 
                          "max_pool2d: the layer in front has output shape [1, 4, 4, 2], the "
                          "last input was [1, 6, 6, 2]",
                          poisson::invalid_argument);
+}
+
+TEST_CASE("sequential: a max_pool2d through a relu without a conv2d in front") {
+    nn::sequential model{nn::relu<float>{}, nn::max_pool2d<float>{}};
+    static_assert(decltype(model)::backward_stage_length<1> == 2);
+    auto copy = model;
+    const auto x = random_tensor<float>({3, 6, 6, 2}, 12);
+    const tensor<float> y = model.forward(x);
+    CHECK(y == copy.get<1>().forward(copy.get<0>().forward(x)));
+    const auto g = random_tensor<float>(y.shape(), 13);
+    CHECK(model.backward(g) == copy.get<0>().backward(copy.get<1>().backward(g)));
 }

@@ -38,7 +38,6 @@ struct conv2d_options {
     std::size_t chunk_bytes = std::size_t{3} << 19;
 };
 
-
 /// @brief 2-D convolution (cross-correlation, as in every deep-learning library) of NHWC
 /// images with zero padding and a general stride.
 ///
@@ -58,7 +57,9 @@ struct conv2d_options {
 /// and its im2col rows stay in cache between being written and being read. Backward
 /// rebuilds each chunk's rows from the padded input (cheaper than keeping the whole `col`
 /// in memory), accumulates `dW` over the chunks, and folds each chunk's `dY W^T` back into
-/// `dX` right after its product.
+/// `dX` right after its product. `sequential` goes further with the layers around it:
+/// `forward_into` hands each chunk's output to the layer behind instead of storing it, and
+/// `backward_from` has the output gradient made chunk by chunk, as each chunk needs it.
 ///
 /// Parameters start at zero: initialise them with `init.hpp`.
 ///
@@ -121,10 +122,10 @@ public:
     }
 
     /// @brief `next.forward(forward(x))` for the element-wise layer `next` behind (a `relu`;
-    /// `sequential` makes the call), with each chunk of this layer's output handed to
-    /// `next.forward_part` while it is in cache. This layer's own output is then not kept;
-    /// the result, `next`'s output, is bit for bit that of the separate calls. Throws as
-    /// `forward` does.
+    /// `sequential` makes the call), with each chunk of this layer's output, whole images
+    /// in order, handed to `next.forward_part` while it is in cache. This layer's own output
+    /// is then not kept; the result, `next`'s output, is bit for bit that of the separate
+    /// calls. Throws as `forward` does.
     template <piecewise_input Next>
         requires std::same_as<typename Next::value_type, T>
     const tensor<T>& forward_into(const tensor<T>& x, Next& next) {
@@ -145,27 +146,29 @@ public:
     /// gradients. Throws `invalid_argument` if `g` has another shape.
     const tensor<T>& backward(const tensor<T>& g) {
         detail::require_shape(g, m_output_shape, "conv2d");
-        m_weight_grad.resize(m_weight.shape());  // in case a caller reshaped them
-        m_bias_grad.resize(m_bias.shape());
-        std::fill_n(m_bias_grad.data(), m_bias_grad.size(), T{0});
-        const bool input_gradient = m_options.compute_input_gradient;
-        if (input_gradient) {
-            m_input_grad.resize(m_input_shape);
-            m_dcol.resize(m_col.shape());
-            m_staging.resize(shape2(chunk_images() * std::size_t(m_geometry.h),
-                                    std::size_t(m_geometry.padded_w() * m_geometry.c)));
+        return backward_chunks(
+            [&](std::ptrdiff_t first, std::ptrdiff_t) { return output_rows(g.data(), first); });
+    }
+
+    /// @brief `backward(g)` for an output gradient `g` of shape `shape` that is never stored
+    /// whole: `source(first, last, rows)` writes the rows of images `[first, last)` to `rows`
+    /// when the chunk needs them, so they are in cache for its products (`sequential` has a
+    /// `max_pool2d` behind make them). Throws `invalid_argument` if `shape` is not the
+    /// output shape.
+    template <class Source>
+        requires std::invocable<Source&, std::size_t, std::size_t, T*>
+    const tensor<T>& backward_from(const typename tensor<T>::shape_type& shape, Source&& source) {
+        if (shape != m_output_shape) {
+            throw invalid_argument("conv2d: output gradient has shape " +
+                                   detail::shape_string(shape) + ", expected the output shape " +
+                                   detail::shape_string(m_output_shape));
         }
-        // Last chunk first: forward left its im2col rows in the workspace.
-        const auto step = std::ptrdiff_t(chunk_images());
-        const auto chunks = (m_geometry.n + step - 1) / step;
-        if (chunks == 0) {
-            std::fill_n(m_weight_grad.data(), m_weight_grad.size(), T{0});
-        }
-        for (auto k = chunks - 1; k >= 0; --k) {
-            backward_chunk(g.data(), k * step, std::min(m_geometry.n, (k + 1) * step),
-                           k == chunks - 1);
-        }
-        return input_gradient ? m_input_grad : m_empty;
+        m_chunk_grad.resize(shape2(chunk_images() * std::size_t(m_geometry.pixels()),
+                                   m_out_channels));
+        return backward_chunks([&](std::ptrdiff_t first, std::ptrdiff_t last) {
+            source(std::size_t(first), std::size_t(last), m_chunk_grad.data());
+            return static_cast<const T*>(m_chunk_grad.data());
+        });
     }
 
     /// @brief Calls `visit(name, value, gradient)` for "weight" `[KH, KW, C_in, C_out]`, then
@@ -263,11 +266,37 @@ private:
                      {y, rows, m_out_channels}, "conv2d");
     }
 
-    // dW (+)= col^T dY, db += column sums of dY, and dX of images [first, last).
-    void backward_chunk(const T* dy_all, std::ptrdiff_t first, std::ptrdiff_t last,
+    // Backward over the chunks of the last forward, last chunk first (forward left its
+    // im2col rows in the workspace); rows(first, last) gives each chunk's dY rows.
+    template <class Rows>
+    const tensor<T>& backward_chunks(Rows&& rows) {
+        m_weight_grad.resize(m_weight.shape());  // in case a caller reshaped them
+        m_bias_grad.resize(m_bias.shape());
+        std::fill_n(m_bias_grad.data(), m_bias_grad.size(), T{0});
+        const bool input_gradient = m_options.compute_input_gradient;
+        if (input_gradient) {
+            m_input_grad.resize(m_input_shape);
+            m_dcol.resize(m_col.shape());
+            m_staging.resize(shape2(chunk_images() * std::size_t(m_geometry.h),
+                                    std::size_t(m_geometry.padded_w() * m_geometry.c)));
+        }
+        const auto step = std::ptrdiff_t(chunk_images());
+        const auto chunks = (m_geometry.n + step - 1) / step;
+        if (chunks == 0) {
+            std::fill_n(m_weight_grad.data(), m_weight_grad.size(), T{0});
+        }
+        for (auto k = chunks - 1; k >= 0; --k) {
+            const auto first = k * step, last = std::min(m_geometry.n, (k + 1) * step);
+            backward_chunk(rows(first, last), first, last, k == chunks - 1);
+        }
+        return input_gradient ? m_input_grad : m_empty;
+    }
+
+    // dW (+)= col^T dY, db += column sums of dY, and dX of images [first, last), from the
+    // chunk's dY rows at dy.
+    void backward_chunk(const T* dy, std::ptrdiff_t first, std::ptrdiff_t last,
                         bool overwrite) {
         const auto rows = rows_of(first, last);
-        const T* dy = output_rows(dy_all, first);
         if (m_col_first != first) {
             detail::im2col(m_geometry, m_padded.data(), first, last, m_col.data());
             m_col_first = first;
@@ -352,6 +381,7 @@ private:
     typename tensor<T>::shape_type m_output_shape;  // of the last forward
     tensor<T> m_output;        // [N, OH, OW, C_out], from forward (not forward_into)
     tensor<T> m_chunk_output;  // one chunk of output rows, for forward_into
+    tensor<T> m_chunk_grad;    // one chunk of output-gradient rows, for backward_from
     tensor<T> m_dcol;        // dY W^T of one chunk, the shape of m_col
     tensor<T> m_staging;     // col2im rows of one chunk, [images*H, (W+2pw) C_in]
     tensor<T> m_input_grad;  // [N, H, W, C_in]

@@ -69,7 +69,8 @@ concept has_state = requires(const L& cl, L& l, io::checkpoint& out, const io::c
 
 /// @brief An element-wise layer that can take its input in pieces from the layer in front
 /// (see `sequential`): `start_forward(shape)`, then `forward_part(in, first, count)` for
-/// every piece, after which `output()` is what `forward` would have returned.
+/// every piece, after which `output()` is what `forward` would have returned. Callers hand
+/// the pieces in order, each a whole number of images (of the batch axis's entries).
 template <class L>
 concept piecewise_input =
     requires(L& l, const L& cl, const typename L::value_type* in, std::size_t n,
@@ -83,9 +84,12 @@ concept piecewise_input =
 /// its output `y` and 0 elsewhere, so that a layer behind it that sees those outputs can
 /// write its input gradient into `input_gradient_buffer()` (see `sequential`).
 template <class L>
-concept output_masked = requires(L& l, typename L::value_type y) {
+concept output_masked = requires(L& l, const L& cl, typename L::value_type y) {
     { L::passes(y) } -> std::convertible_to<bool>;
     { l.input_gradient_buffer() } -> std::same_as<tensor<typename L::value_type>&>;
+    {
+        cl.output_shape()
+    } -> std::convertible_to<const typename tensor<typename L::value_type>::shape_type&>;
 };
 
 }  // namespace poisson::nn

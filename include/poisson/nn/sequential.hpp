@@ -39,6 +39,113 @@ template <class A, class B>
 concept fuses_backward =
     requires(A& a, B& b, const tensor<typename B::value_type>& g) { b.backward_into(g, a); };
 
+/// @brief A layer that can take its input whole images at a time (max_pool2d):
+/// `start_forward(shape)`, then `forward_images(data, first, last, f)` for each piece, where
+/// `data` points at image `first` and `f` is applied to each value read.
+template <class L>
+concept image_pieces =
+    requires(L& l, const L& cl, const typename L::value_type* x, std::size_t n,
+             const typename tensor<typename L::value_type>::shape_type& shape) {
+        l.start_forward(shape);
+        l.forward_images(x, n, n, [](typename L::value_type v) { return v; });
+        { cl.output() } -> std::convertible_to<const tensor<typename L::value_type>&>;
+    };
+
+/// @brief An element-wise layer whose output a layer behind can compute itself, value by
+/// value, leaving it unstored (relu).
+template <class L>
+concept unkept_output = requires(L& l, typename L::value_type x,
+                                 const typename tensor<typename L::value_type>::shape_type& s) {
+    l.start_unkept_forward(s);
+    { L::value(x) } -> std::same_as<typename L::value_type>;
+};
+
+/// @brief The element-wise layer `Act` followed by `Pool` as one piecewise layer: `Pool`
+/// pools each piece through `Act::value` while it is in cache, and `Act` records only the
+/// shape (its backward goes through `Pool::backward_into`). Pieces must be whole images,
+/// in order, as `conv2d::forward_into` hands them.
+template <unkept_output Act, image_pieces Pool>
+class activation_then_pool {
+public:
+    using value_type = typename Act::value_type;
+
+    activation_then_pool(Act& act, Pool& pool) : m_act(act), m_pool(pool) {}
+
+    void start_forward(const typename tensor<value_type>::shape_type& shape) {
+        m_pool.start_forward(shape);  // checks the rank first
+        m_act.start_unkept_forward(shape);
+        m_image = shape[1] * shape[2] * shape[3];
+    }
+
+    void forward_part(const value_type* in, std::size_t first, std::size_t count) {
+        m_pool.forward_images(in, first / m_image, (first + count) / m_image,
+                              [](value_type v) { return Act::value(v); });
+    }
+
+    const tensor<value_type>& output() const { return m_pool.output(); }
+
+private:
+    Act& m_act;
+    Pool& m_pool;
+    std::size_t m_image = 1;
+};
+
+/// @brief How many layers of `Tuple`, from position `I`, one forward pass runs: 3 for a
+/// conv2d, relu and max_pool2d; 2 for a conv2d and relu; else 1.
+template <class Tuple, std::size_t I>
+constexpr std::size_t forward_stage_length() {
+    constexpr std::size_t n = std::tuple_size_v<Tuple>;
+    if constexpr (I + 1 >= n) {
+        return 1;
+    } else {
+        using A = std::tuple_element_t<I, Tuple>;
+        using B = std::tuple_element_t<I + 1, Tuple>;
+        if constexpr (!fuses_forward<A, B>) {
+            return 1;
+        } else if constexpr (I + 2 < n) {
+            using C = std::tuple_element_t<I + 2, Tuple>;
+            if constexpr (image_pieces<C> && unkept_output<B> && fuses_backward<B, C> &&
+                          std::same_as<typename B::value_type, typename C::value_type>) {
+                return fuses_forward<A, activation_then_pool<B, C>> ? 3 : 2;
+            } else {
+                return 2;
+            }
+        } else {
+            return 2;
+        }
+    }
+}
+
+/// @brief Whether `A` can take its output gradient chunk by chunk from a source that `B`
+/// and `C` behind it make (`A::backward_from` and `C::backward_images` through `B`):
+/// conv2d from max_pool2d through relu.
+template <class A, class B, class C>
+concept fuses_backward_from = fuses_backward<B, C> && requires(
+    A& a, const C& c, const tensor<typename C::value_type>& g, typename C::value_type* rows,
+    std::size_t n) {
+    c.template backward_images<B>(g, rows, n, n);
+    a.backward_from(c.input_shape(), [](std::size_t, std::size_t, typename A::value_type*) {});
+};
+
+/// @brief How many layers of `Tuple`, ending at position `I`, one backward pass runs: 3
+/// for a conv2d, relu, max_pool2d; 2 for a max_pool2d through the relu in front; else 1.
+template <class Tuple, std::size_t I>
+constexpr std::size_t backward_stage_length() {
+    if constexpr (I == 0) {
+        return 1;
+    } else {
+        using B = std::tuple_element_t<I - 1, Tuple>;
+        using C = std::tuple_element_t<I, Tuple>;
+        if constexpr (!fuses_backward<B, C>) {
+            return 1;
+        } else if constexpr (I >= 2) {
+            return fuses_backward_from<std::tuple_element_t<I - 2, Tuple>, B, C> ? 3 : 2;
+        } else {
+            return 2;
+        }
+    }
+}
+
 }  // namespace detail
 
 /// @brief Layers applied in order: `forward` runs them first to last, `backward` last to
@@ -49,10 +156,17 @@ concept fuses_backward =
 /// value in a `std::tuple`; `get<I>()` reaches them.
 ///
 /// Adjacent layers that can share a pass over the data do, with results bit for bit those
-/// of the separate calls: a `conv2d` hands its output to a `relu` behind it chunk by chunk,
-/// while it is in cache (the conv2d's own output is then not kept), and a `max_pool2d`
-/// writes the gradient through the `relu` in front of it (that relu's backward pass is
-/// skipped). Every layer still exists, keeps its state and can be called on its own.
+/// of the separate calls, so that 10 MB activations are not written and read back:
+/// - forward: a `conv2d` hands its output to a `relu` behind it chunk by chunk, while it
+///   is in cache (the conv2d's own output is then not kept), and a `max_pool2d` right
+///   behind that relu pools each chunk through it (the relu's output is not stored either:
+///   backward needs only the pooled maxima);
+/// - backward: a `max_pool2d` writes the gradient through the `relu` in front of it (that
+///   relu's own pass is skipped), chunk by chunk as a `conv2d` in front of them needs it.
+///
+/// Every layer still exists and can be called on its own, but a layer whose output was not
+/// kept cannot run its own backward after such a forward (relu throws). `forward_stage`
+/// and `backward_stage` run one such pass, for profiling.
 template <class... Layers>
 class sequential {
     static_assert(sizeof...(Layers) > 0, "sequential: needs at least one layer");
@@ -82,6 +196,51 @@ public:
     /// parameter gradients are overwritten.
     const tensor<value_type>& backward(const tensor<value_type>& g) {
         return backward_from<size - 1>(g);
+    }
+
+    /// @brief How many layers the forward pass starting at layer `I` runs (see above).
+    template <std::size_t I>
+    static constexpr std::size_t forward_stage_length =
+        detail::forward_stage_length<std::tuple<Layers...>, I>();
+
+    /// @brief How many layers the backward pass ending at layer `I` runs (see above).
+    template <std::size_t I>
+    static constexpr std::size_t backward_stage_length =
+        detail::backward_stage_length<std::tuple<Layers...>, I>();
+
+    /// @brief Runs the forward pass starting at layer `I` on `x`, as `forward` does, and
+    /// returns the output of its last layer, `I + forward_stage_length<I> - 1`.
+    template <std::size_t I>
+    const tensor<value_type>& forward_stage(const tensor<value_type>& x) {
+        constexpr std::size_t length = forward_stage_length<I>;
+        if constexpr (length == 3) {
+            detail::activation_then_pool next(std::get<I + 1>(m_layers),
+                                              std::get<I + 2>(m_layers));
+            return std::get<I>(m_layers).forward_into(x, next);
+        } else if constexpr (length == 2) {
+            return std::get<I>(m_layers).forward_into(x, std::get<I + 1>(m_layers));
+        } else {
+            return std::get<I>(m_layers).forward(x);
+        }
+    }
+
+    /// @brief Runs the backward pass ending at layer `I` on `g`, as `backward` does, and
+    /// returns the input gradient of its first layer, `I - backward_stage_length<I> + 1`.
+    template <std::size_t I>
+    const tensor<value_type>& backward_stage(const tensor<value_type>& g) {
+        if constexpr (backward_stage_length<I> == 3) {
+            using act_type = std::tuple_element_t<I - 1, std::tuple<Layers...>>;
+            auto& pool = std::get<I>(m_layers);
+            pool.check_backward(g, std::get<I - 1>(m_layers).output_shape());
+            return std::get<I - 2>(m_layers).backward_from(
+                pool.input_shape(), [&](std::size_t first, std::size_t last, value_type* rows) {
+                    pool.template backward_images<act_type>(g, rows, first, last);
+                });
+        } else if constexpr (backward_stage_length<I> == 2) {
+            return std::get<I>(m_layers).backward_into(g, std::get<I - 1>(m_layers));
+        } else {
+            return std::get<I>(m_layers).backward(g);
+        }
     }
 
     /// @brief Forwards the mode to every layer that has one (dropout, noise layers).
@@ -137,59 +296,24 @@ public:
 
 private:
     template <std::size_t I>
-    using layer_at = std::tuple_element_t<I, std::tuple<Layers...>>;
-
-    // Layer I on x, or layers I and I + 1 in one pass; then the rest.
-    template <std::size_t I>
     const tensor<value_type>& forward_from(const tensor<value_type>& x) {
-        constexpr bool fused = [] {
-            if constexpr (I + 1 < size) {
-                return detail::fuses_forward<layer_at<I>, layer_at<I + 1>>;
-            } else {
-                return false;
-            }
-        }();
-        if constexpr (fused) {
-            return forward_rest<I + 2>(
-                std::get<I>(m_layers).forward_into(x, std::get<I + 1>(m_layers)));
-        } else {
-            return forward_rest<I + 1>(std::get<I>(m_layers).forward(x));
-        }
-    }
-
-    template <std::size_t I>
-    const tensor<value_type>& forward_rest(const tensor<value_type>& y) {
-        if constexpr (I < size) {
-            return forward_from<I>(y);
+        constexpr std::size_t next = I + forward_stage_length<I>;
+        const tensor<value_type>& y = forward_stage<I>(x);
+        if constexpr (next < size) {
+            return forward_from<next>(y);
         } else {
             return y;
         }
     }
 
-    // Layer I on g, or layers I and I - 1 in one pass; then the rest.
     template <std::size_t I>
     const tensor<value_type>& backward_from(const tensor<value_type>& g) {
-        constexpr bool fused = [] {
-            if constexpr (I > 0) {
-                return detail::fuses_backward<layer_at<I - 1>, layer_at<I>>;
-            } else {
-                return false;
-            }
-        }();
-        if constexpr (fused) {
-            const auto& dx = std::get<I>(m_layers).backward_into(g, std::get<I - 1>(m_layers));
-            if constexpr (I > 1) {
-                return backward_from<I - 2>(dx);
-            } else {
-                return dx;
-            }
+        constexpr std::size_t length = backward_stage_length<I>;
+        const tensor<value_type>& dx = backward_stage<I>(g);
+        if constexpr (I >= length) {
+            return backward_from<I - length>(dx);
         } else {
-            const auto& dx = std::get<I>(m_layers).backward(g);
-            if constexpr (I > 0) {
-                return backward_from<I - 1>(dx);
-            } else {
-                return dx;
-            }
+            return dx;
         }
     }
 

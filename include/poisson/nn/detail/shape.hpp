@@ -22,16 +22,25 @@ std::string shape_string(const Shape& shape) {
     return out + "]";
 }
 
+/// @brief Throws `invalid_argument` unless `shape` has rank `rank`; `what` describes the
+/// expected layout, e.g. `[N, H, W, C]`.
+template <class Shape>
+    requires requires(const Shape& s) { s.size(); s[0]; }
+void require_rank(const Shape& shape, std::size_t rank, std::string_view component,
+                  std::string_view what) {
+    if (shape.size() != rank) {
+        throw invalid_argument(std::string(component) + ": input has shape " +
+                               shape_string(shape) + ", expected rank " + std::to_string(rank) +
+                               " " + std::string(what));
+    }
+}
+
 /// @brief Throws `invalid_argument` unless `x` has rank `rank`; `what` describes the
 /// expected layout, e.g. `[N, H, W, C]`.
 template <class T>
 void require_rank(const tensor<T>& x, std::size_t rank, std::string_view component,
                   std::string_view what) {
-    if (x.dimension() != rank) {
-        throw invalid_argument(std::string(component) + ": input has shape " +
-                               shape_string(x.shape()) + ", expected rank " +
-                               std::to_string(rank) + " " + std::string(what));
-    }
+    require_rank(x.shape(), rank, component, what);
 }
 
 /// @brief Throws `invalid_argument` unless the gradient `g` has `shape`, that of the last
