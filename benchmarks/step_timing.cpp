@@ -15,13 +15,14 @@
 // jobs, run single-threaded (OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1) with --cpu to
 // measure the work itself; time spent descheduled is then left out.
 //
-// Environment that matters (the program restarts itself once to set both, as the examples
-// do; see examples/common/blas_core.hpp):
+// Environment that matters (the program restarts itself once to set what is unset, as the
+// examples do; see examples/common/blas_core.hpp):
 // - OpenBLAS chooses kernels by CPU model; Debian's 0.3.21 does not know recent Xeons and
 //   falls back to "Prescott" (SSE3, about 6x slower sgemm). OPENBLAS_CORETYPE=SkylakeX
 //   selects the AVX-512 kernels.
 // - With the pthread build of OpenBLAS, OpenMP threads that spin after a parallel loop
-//   compete with the BLAS threads for the cores; OMP_WAIT_POLICY=passive avoids it.
+//   compete with the BLAS threads for the cores; OMP_WAIT_POLICY=passive avoids it, and
+//   OPENBLAS_THREAD_TIMEOUT=20 the reverse (BLAS threads spinning through OpenMP loops).
 
 #include <algorithm>
 #include <array>
@@ -417,9 +418,13 @@ int main(int argc, char** argv) {
     }
     // OpenBLAS picks its kernels by CPU model and falls back to a slow generic core for a
     // model it does not know: say which one runs.
-    const char* wait = std::getenv("OMP_WAIT_POLICY");
-    std::printf("OpenBLAS core: %s, OMP_WAIT_POLICY=%s\n", openblas_get_corename(),
-                wait ? wait : "(unset)");
+    const auto variable = [](const char* name) {
+        const char* value = std::getenv(name);
+        return value ? value : "(unset)";
+    };
+    std::printf("OpenBLAS core: %s, OMP_WAIT_POLICY=%s, OPENBLAS_THREAD_TIMEOUT=%s\n",
+                openblas_get_corename(), variable("OMP_WAIT_POLICY"),
+                variable("OPENBLAS_THREAD_TIMEOUT"));
     std::vector<std::string> lines;
     for (const auto kind : models) {
         lines.push_back(models.size() == 1 ? measure(kind, iterations)
