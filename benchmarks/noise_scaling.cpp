@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
        << "set datafile separator ','\nset grid\nset key off\n"
        << "set multiplot layout 1,3 title 'straight_through_gumbel noise layer, forward + "
           "backward, 32x28x28 per image'\n"
-       << "set ylabel 'million elements per second'\n"
+       << "set ylabel 'million elements per second'\nset yrange [0:*]\n"
        << "set xlabel 'k (from the largest rate)'\nset logscale x\nplot "
        << csv("noise_scaling_k.csv") << " skip 1 using 1:4 with linespoints pt 7 lw 2\n"
        << "set xlabel 'images per batch'\nplot " << csv("noise_scaling_batch.csv")

@@ -13,8 +13,10 @@
 #include <exception>
 #include <filesystem>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <omp.h>
@@ -65,6 +67,7 @@ Trains the report's networks on MNIST and prints their accuracy beside its Table
 )";
 
 [[noreturn]] void usage_error(const std::string& message) {
+    std::fflush(stdout);  // what was printed before the error stays before it in a pipe
     std::fprintf(stderr, "mnist_paper: %s\n(run mnist_paper --help for the options)\n",
                  message.c_str());
     std::exit(2);
@@ -75,7 +78,12 @@ T parse_number(std::string_view flag, const std::string& text) {
     std::istringstream in(text);
     T value{};
     if (!(in >> value) || !in.eof()) {
-        usage_error(std::string(flag) + " expects a number, got \"" + text + "\"");
+        // The stream also fails on a number beyond the type's range: say which it was.
+        const bool all_digits =
+            !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        usage_error(std::string(flag) +
+                    (all_digits ? " is out of range: \"" : " expects a number, got \"") + text +
+                    "\"");
     }
     if constexpr (std::is_unsigned_v<T>) {
         if (text.starts_with("-")) usage_error(std::string(flag) + " cannot be negative");
@@ -202,6 +210,21 @@ void print_table(const std::vector<paper::model_result>& results) {
     }
 }
 
+// The folders of --out and --save, made before any training, so that a path that cannot be
+// written fails at once instead of after the first model.
+void create_output_folders(const run_settings& s) {
+    const auto create = [](std::string_view flag, const std::filesystem::path& folder) {
+        std::error_code error;
+        std::filesystem::create_directories(folder, error);
+        if (error) {
+            throw std::runtime_error("mnist_paper: cannot create the " + std::string(flag) +
+                                     " folder " + folder.string() + ": " + error.message());
+        }
+    };
+    if (!s.out.empty()) create("--out", s.out);
+    if (!s.save.empty() && s.save.has_parent_path()) create("--save", s.save.parent_path());
+}
+
 int run(int argc, char** argv) {
     run_settings s = parse_arguments(argc, argv);
     try {
@@ -211,6 +234,7 @@ int run(int argc, char** argv) {
         usage_error(std::string(error.what()).substr(std::string_view("mnist_paper: ").size()));
     }
     use_threads(s.threads);
+    create_output_folders(s);
 
     poisson::data::mnist_options options;
     options.validation_count = s.validation;
@@ -242,6 +266,7 @@ int main(int argc, char** argv) {
     try {
         return run(argc, argv);
     } catch (const std::exception& error) {
+        std::fflush(stdout);
         std::fprintf(stderr, "%s\n", error.what());
         return 1;
     }

@@ -6,6 +6,7 @@ set grid
 set key off
 set multiplot layout 1,3 title 'straight_through_gumbel noise layer, forward + backward, 32x28x28 per image'
 set ylabel 'million elements per second'
+set yrange [0:*]
 set xlabel 'k (from the largest rate)'
 set logscale x
 plot 'docs/images/noise_scaling_k.csv' skip 1 using 1:4 with linespoints pt 7 lw 2

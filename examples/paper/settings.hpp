@@ -62,7 +62,8 @@ inline void apply_preset(run_settings& s) {
         throw poisson::invalid_argument("mnist_paper: unknown preset \"" + s.preset +
                                         "\", expected quick or paper");
     }
-    if (s.eval_every == 0) s.eval_every = std::max<std::uint64_t>(1, *s.steps / 20);
+    // At most 20 evaluations, also when the steps are fewer than 20 times anything.
+    if (s.eval_every == 0) s.eval_every = std::max<std::uint64_t>(1, (*s.steps + 19) / 20);
     if (s.log_every == 0) s.log_every = std::max<std::uint64_t>(1, *s.steps / 100);
 }
 

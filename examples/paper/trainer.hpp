@@ -168,6 +168,12 @@ model_result train(Net& net, model_kind kind, const poisson::data::mnist_splits&
     std::uint64_t step = 0;
     if (!s.resume.empty()) {
         step = load_checkpoint(s.resume, net, optimizer, identity, curve);
+        if (step >= *s.steps) {
+            throw poisson::invalid_argument(
+                "mnist_paper: checkpoint " + s.resume.string() + " is at step " +
+                std::to_string(step) + ", so --steps " + std::to_string(*s.steps) +
+                " leaves nothing to train: give more steps than that");
+        }
         std::printf("[%s] resumed from %s at step %llu\n", name.c_str(), s.resume.c_str(),
                     static_cast<unsigned long long>(step));
     }

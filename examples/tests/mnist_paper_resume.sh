@@ -36,4 +36,11 @@ if "$program" --model p1 --batch 20 --seed 7 --steps 30 --resume "$work/resumed.
     exit 1
 fi
 grep -q "saved by another run" "$work/other.log" || { cat "$work/other.log"; exit 1; }
+# A resumed run must have steps left to train: the checkpoint is at step 30.
+if "$program" "${common[@]}" --steps 30 --resume "$work/resumed.ckpt" > "$work/none.log" 2>&1
+then
+    echo "a resume with no steps left was accepted"
+    exit 1
+fi
+grep -q "leaves nothing to train" "$work/none.log" || { cat "$work/none.log"; exit 1; }
 echo "mnist_paper resume test passed"

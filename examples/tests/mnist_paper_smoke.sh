@@ -48,4 +48,8 @@ expect_refusal "unknown model" --model p3
 expect_refusal "expects a number" --steps ten
 expect_refusal "unknown option --bogus" --bogus
 expect_refusal "--k-sigmas must be" --k-sigmas -1
+expect_refusal "is out of range" --steps 99999999999999999999
+# An output folder that cannot be made is refused before any training.
+touch "$work/a-file"
+expect_refusal "cannot create the --out folder" --steps 1 --out "$work/a-file/results"
 echo "mnist_paper smoke test passed"
