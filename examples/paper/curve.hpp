@@ -126,7 +126,9 @@ private:
         std::ostringstream gp;
         gp << "set terminal pngcairo size 1200," << 300 * panels << " font 'sans,10'\n"
            << "set output '" << png.string() << "'\n"
-           << "set datafile separator ','\nset key outside right\nset grid\n"
+           << "set datafile separator ','\nset key outside right top Left reverse\nset grid\n"
+           // Fixed margins line the panels up whatever the width of their legends.
+           << "set lmargin at screen 0.07\nset rmargin at screen 0.72\n"
            << "set termoption noenhanced\n"
            << "set multiplot layout " << panels << ",1 title 'mnist_paper: " << name << "'\n"
            << "set xlabel 'step'\n"
@@ -136,25 +138,32 @@ private:
            << "' using 1:3 with lines title 'training', '' using 1:($4 > 0 ? $4 : 1/0) "
               "with linespoints pt 7 title 'validation'\n";
         if (!m_plotted_layers.empty()) {
+            // A colour per quantity, a dash pattern per layer.
             gp << "set ylabel 'k and largest rate'\nplot ";
             for (std::size_t i = 0; i < m_plotted_layers.size(); ++i) {
                 const auto& [layer, c] = m_plotted_layers[i];  // c: the layer's first column
-                gp << (i ? ", " : "") << "'" << csv_path.string() << "' using 1:" << c
-                   << " with lines title '" << layer << " k', '' using 1:" << c + 2
-                   << " with lines dt 2 title '" << layer << " max rate'";
+                const std::string style = " with lines dt " + std::to_string(i + 1) + " lw 2";
+                gp << (i ? ", " : "") << "'" << csv_path.string() << "' using 1:" << c << style
+                   << " lc 'dark-violet' title '" << layer << " k', '' using 1:" << c + 2
+                   << style << " lc 'dark-orange' title '" << layer << " max rate'";
             }
             // Shares of exactly 0 have no place on a log scale: 1/0 leaves them out.
-            gp << "\nset ylabel 'share'\nset logscale y\nplot ";
+            gp << "\nset ylabel 'share'\nset logscale y\nset format y '%g'\nplot ";
             for (std::size_t i = 0; i < m_plotted_layers.size(); ++i) {
                 const auto& [layer, c] = m_plotted_layers[i];
-                gp << (i ? ", " : "") << "'" << csv_path.string() << "' using 1:($" << c + 3
-                   << " > 0 ? $" << c + 3 << " : 1/0) with lines title '" << layer
-                   << " P(X>k) at max rate', '' using 1:($" << c + 4 << " > 0 ? $" << c + 4
-                   << " : 1/0) with lines title '" << layer << " samples at k', '' using 1:($"
-                   << c + 5 << " > 0 ? $" << c + 5 << " : 1/0) with lines title '" << layer
-                   << " mean |hard - soft|'";
+                const std::string style = " with lines dt " + std::to_string(i + 1) + " lw 2";
+                const auto positive = [](std::size_t column) {
+                    const std::string v = "$" + std::to_string(column);
+                    return "(" + v + " > 0 ? " + v + " : 1/0)";
+                };
+                gp << (i ? ", " : "") << "'" << csv_path.string() << "' using 1:"
+                   << positive(c + 3) << style << " lc 'dark-red' title '" << layer
+                   << " P(X>k) at max rate', '' using 1:" << positive(c + 4) << style
+                   << " lc 'dark-green' title '" << layer << " samples at k (0: not drawn)'"
+                   << ", '' using 1:" << positive(c + 5) << style << " lc 'blue' title '"
+                   << layer << " mean |hard - soft|'";
             }
-            gp << "\nunset logscale y\n";
+            gp << "\nunset logscale y\nset format y\n";
         }
         gp << "unset multiplot\n";
         return gp.str();
