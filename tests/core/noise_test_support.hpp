@@ -2,11 +2,14 @@
 
 // Helpers shared by the noise-layer tests.
 
+#include <omp.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
-
 #include <xtensor/xarray.hpp>
 
 #include "poisson/estimator/concepts.hpp"
@@ -30,6 +33,27 @@ xt::xarray<T> filled(std::size_t n, T rate) {
     xt::xarray<T> rates = xt::xarray<T>::from_shape({n});
     rates.fill(rate);
     return rates;
+}
+
+/// A counter-based provider that is not `philox` (the layer serves it through the generic
+/// lane streams) and gives the streams of `philox(77, 2)`.
+struct other_counter_provider {
+    static constexpr bool is_counter_based = true;
+    philox inner{77, 2};
+    philox_stream stream(const stream_key& key) const { return inner.stream(key); }
+    std::string state() const { return inner.state(); }
+    void restore(std::string_view text) { inner.restore(text); }
+};
+
+/// The training forward pass of a fresh `make_layer()` on `rates` with `threads` OpenMP
+/// threads; the thread count is restored afterwards.
+template <class MakeLayer, class T>
+xt::xarray<T> forward_on_threads(int threads, MakeLayer make_layer, const xt::xarray<T>& rates) {
+    omp_set_num_threads(threads);
+    auto layer = make_layer();
+    xt::xarray<T> out = layer.forward(rates);
+    omp_set_num_threads(omp_get_num_procs());
+    return out;
 }
 
 }  // namespace poisson::test

@@ -93,34 +93,15 @@ TEST_CASE_TEMPLATE("gumbel bulk: k beyond the shared log-factorial table", T, fl
 
 TEST_CASE("gumbel bulk: results do not depend on the thread count with mixed rates") {
     const auto rates = mixed_rates<float>();
-    auto run = [&](int threads) {
-        omp_set_num_threads(threads);
-        noise_layer<relaxed_gumbel> layer(philox(4), {}, batch_max(), constant_temperature(0.7));
-        xt::xarray<float> out = layer.forward(rates);
-        return out;
+    const auto make = [] {
+        return noise_layer<relaxed_gumbel>(philox(4), {}, batch_max(), constant_temperature(0.7));
     };
-    const auto one = run(1);
-    const auto two = run(2);
-    omp_set_num_threads(omp_get_num_procs());
-    CHECK(one == two);
+    CHECK(test::forward_on_threads(1, make, rates) == test::forward_on_threads(2, make, rates));
 }
-
-namespace {
-
-// A counter-based provider that is not philox: the layer serves it through provider_lanes.
-struct other_counter_provider {
-    static constexpr bool is_counter_based = true;
-    philox inner{77, 2};
-    philox_stream stream(const stream_key& key) const { return inner.stream(key); }
-    std::string state() const { return inner.state(); }
-    void restore(std::string_view text) { inner.restore(text); }
-};
-
-}  // namespace
 
 TEST_CASE("gumbel bulk: another counter-based provider gets the same results as philox") {
     const auto rates = mixed_rates<float>();
-    noise_layer<gumbel_rao<2>, batch_max, constant_temperature, other_counter_provider> a;
+    noise_layer<gumbel_rao<2>, batch_max, constant_temperature, test::other_counter_provider> a;
     noise_layer<gumbel_rao<2>> b(philox(77, 2));
     CHECK(a.forward(rates) == b.forward(rates));
     const xt::xarray<float> ones = xt::ones_like(rates);

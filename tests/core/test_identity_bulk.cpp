@@ -71,15 +71,6 @@ std::size_t elements_unlike_sample(Rng rng, const philox& reference) {
     return differ;
 }
 
-// A counter-based provider that is not philox: the layer serves it through provider_lanes.
-struct other_counter_provider {
-    static constexpr bool is_counter_based = true;
-    philox inner{77, 2};
-    philox_stream stream(const stream_key& key) const { return inner.stream(key); }
-    std::string state() const { return inner.state(); }
-    void restore(std::string_view text) { inner.restore(text); }
-};
-
 }  // namespace
 
 TEST_CASE_TEMPLATE("identity bulk: the layer equals sample() on every element, bit for bit", T,
@@ -89,21 +80,13 @@ TEST_CASE_TEMPLATE("identity bulk: the layer equals sample() on every element, b
 }
 
 TEST_CASE("identity bulk: another counter-based provider gets the same results as philox") {
-    CHECK(elements_unlike_sample<float>(other_counter_provider{}, philox(77, 2)) == 0);
+    CHECK(elements_unlike_sample<float>(test::other_counter_provider{}, philox(77, 2)) == 0);
 }
 
 TEST_CASE("identity bulk: results do not depend on the thread count") {
     const auto rates = mixed_rates<float>();
-    const auto run = [&](int threads) {
-        omp_set_num_threads(threads);
-        noise_layer<straight_through_identity> layer{philox(4)};
-        xt::xarray<float> out = layer.forward(rates);
-        return out;
-    };
-    const auto one = run(1);
-    const auto two = run(2);
-    omp_set_num_threads(omp_get_num_procs());
-    CHECK(one == two);
+    const auto make = [] { return noise_layer<straight_through_identity>{philox(4)}; };
+    CHECK(test::forward_on_threads(1, make, rates) == test::forward_on_threads(2, make, rates));
 }
 
 namespace {
