@@ -57,13 +57,15 @@ Trains the report's networks on MNIST and prints their accuracy beside its Table
   --anneal-every N   steps between temperature updates (default 1000)
   --k-sigmas C       k = ceil(m + C sqrt(m)) with m the batch's largest rate (default 4)
   --validation N     validation images held out of the training set
-  --eval-every N     steps between validation passes (default or 0: 20 per run)
+  --eval-every N     steps between validation passes (default or 0: at most 20 per run)
   --log-every N      steps between progress lines (default or 0: 100 per run); every
                      validation pass prints a progress line too
   --threads N        OpenMP and OpenBLAS threads (default or 0: every core)
   --out DIR          write results.json, curve_<model>.csv and curve_<model>.png there
   --save FILE        checkpoint at every validation pass and at the end (one model)
-  --resume FILE      continue a run from its checkpoint (one model)
+  --resume FILE      continue a run from its checkpoint, to a total of --steps; the model
+                     is the checkpoint's unless --model names it, the other settings
+                     must be the saved run's
 )";
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -119,6 +121,7 @@ run_settings parse_arguments(int argc, char** argv) {
     run_settings s;
     s.data = POISSON_BUNDLED_MNIST;
     bool tau_min_given = false;
+    bool model_given = false;
     for (int i = 1; i < argc; ++i) {
         const std::string_view flag = argv[i];
         if (flag == "--help" || flag == "-h") {
@@ -128,8 +131,10 @@ run_settings parse_arguments(int argc, char** argv) {
         if (!known_flag(flag)) usage_error("unknown option " + std::string(flag));
         if (i + 1 >= argc) usage_error(std::string(flag) + " needs a value");
         const std::string value = argv[++i];
-        if (flag == "--model") s.models = parse_models(value);
-        else if (flag == "--data") s.data = value;
+        if (flag == "--model") {
+            s.models = parse_models(value);
+            model_given = true;
+        } else if (flag == "--data") s.data = value;
         else if (flag == "--preset") s.preset = value;
         else if (flag == "--steps") s.steps = parse_number<std::uint64_t>(flag, value);
         else if (flag == "--lr") s.learning_rate = parse_number<double>(flag, value);
@@ -156,6 +161,8 @@ run_settings parse_arguments(int argc, char** argv) {
         else usage_error("unknown option " + std::string(flag));
     }
     if (!tau_min_given) s.noise.tau_min = s.noise.tau0;
+    // A resumed run continues the checkpoint's model unless told which.
+    if (!s.resume.empty() && !model_given) s.models = {paper::checkpoint_model(s.resume)};
     return s;
 }
 

@@ -143,6 +143,20 @@ std::uint64_t load_checkpoint(const std::filesystem::path& path, Net& net,
     return in.get_u64("run/step");
 }
 
+/// The model a checkpoint of `mnist_paper` was saved from.
+/// @throws the checkpoint's errors for a missing or damaged file, invalid_argument for a
+/// checkpoint that does not name a model of this program.
+inline model_kind checkpoint_model(const std::filesystem::path& path) {
+    const std::string identity =
+        poisson::io::checkpoint::load(path).get_text("run/identity");  // "model=p2 batch=..."
+    const std::string name = identity.substr(0, identity.find(' '));
+    for (auto kind : all_models) {
+        if (name == "model=" + std::string(model_name(kind))) return kind;
+    }
+    throw poisson::invalid_argument("mnist_paper: checkpoint " + path.string() +
+                                    " names no model of this program (\"" + name + "\")");
+}
+
 /// Prints "1m05s" for 65 seconds.
 inline std::string duration_text(double seconds) {
     const auto s = static_cast<long>(seconds + 0.5);

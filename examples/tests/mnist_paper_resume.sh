@@ -36,6 +36,11 @@ if "$program" --model p1 --batch 20 --seed 7 --steps 30 --resume "$work/resumed.
     exit 1
 fi
 grep -q "saved by another run" "$work/other.log" || { cat "$work/other.log"; exit 1; }
+# Without --model, a resumed run continues the checkpoint's model.
+"$program" --batch 20 --log-every 5 --eval-every 5 --seed 7 --steps 35 \
+    --resume "$work/resumed.ckpt" > "$work/inferred.log"
+grep -q "\[p2\] resumed from" "$work/inferred.log" || { cat "$work/inferred.log"; exit 1; }
+
 # A resumed run must have steps left to train: the checkpoint is at step 30.
 if "$program" "${common[@]}" --steps 30 --resume "$work/resumed.ckpt" > "$work/none.log" 2>&1
 then
