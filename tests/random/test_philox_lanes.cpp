@@ -41,6 +41,15 @@ std::vector<T> expected_rows(const philox& rng, std::uint32_t step, std::uint64_
     return out;
 }
 
+// Uniforms begin..end of every lane as `lane_streams` draws them, in the same layout.
+template <class T, class Lanes>
+std::vector<T> drawn_rows(Lanes& lane_streams, const elements_of<T>& elements, std::size_t begin,
+                          std::size_t end) {
+    std::vector<T> rows((end - begin) * lanes<T>);
+    lane_streams.template draw<T>(elements, begin, end, rows.data());
+    return rows;
+}
+
 template <class T>
 elements_of<T> some_elements(std::uint32_t salt) {
     elements_of<T> e;
@@ -88,9 +97,8 @@ TEST_CASE_TEMPLATE("philox_lanes: draw gives each lane's philox_stream uniforms"
         const std::size_t begin = range.first, end = range.second;
         CAPTURE(begin);
         CAPTURE(end);
-        std::vector<T> rows((end - begin) * lanes<T>);
-        lanes_of_rng.template draw<T>(elements, begin, end, rows.data());
-        CHECK(rows == expected_rows<T>(rng, 9, first, elements, begin, end));
+        CHECK(drawn_rows<T>(lanes_of_rng, elements, begin, end) ==
+              expected_rows<T>(rng, 9, first, elements, begin, end));
     }
 }
 
@@ -101,9 +109,8 @@ TEST_CASE_TEMPLATE("philox_lanes: the largest element index is the last word val
     elements.fill(0);
     elements[0] = 0xffffffffu - 10;  // first + element = 2^32 - 1
     const philox_lanes lanes_of_rng(rng, 1, 10);
-    std::vector<T> rows(8 * lanes<T>);
-    lanes_of_rng.template draw<T>(elements, 0, 8, rows.data());
-    CHECK(rows == expected_rows<T>(rng, 1, 10, elements, 0, 8));
+    CHECK(drawn_rows<T>(lanes_of_rng, elements, 0, 8) ==
+          expected_rows<T>(rng, 1, 10, elements, 0, 8));
 }
 
 TEST_CASE_TEMPLATE("provider_lanes: any counter-based provider gives the same rows", T, float,
@@ -111,9 +118,8 @@ TEST_CASE_TEMPLATE("provider_lanes: any counter-based provider gives the same ro
     const philox rng(seed, 2);
     const auto elements = some_elements<T>(11);
     const detail::provider_lanes<philox> generic(rng, 4, 100);
-    std::vector<T> rows(17 * lanes<T>);
-    generic.template draw<T>(elements, 3, 20, rows.data());
-    CHECK(rows == expected_rows<T>(rng, 4, 100, elements, 3, 20));
+    CHECK(drawn_rows<T>(generic, elements, 3, 20) ==
+          expected_rows<T>(rng, 4, 100, elements, 3, 20));
 }
 
 TEST_CASE_TEMPLATE("broadcast_lanes: one stream, read once in order, fills every lane", T, float,
@@ -125,8 +131,7 @@ TEST_CASE_TEMPLATE("broadcast_lanes: one stream, read once in order, fills every
 
     auto stream = rng.stream({2, 3});
     detail::broadcast_lanes<philox_stream> broadcast(stream);
-    std::vector<T> rows(5 * lanes<T>);
-    broadcast.template draw<T>(elements_of<T>{}, 4, 9, rows.data());  // skips 0..3
+    const auto rows = drawn_rows<T>(broadcast, elements_of<T>{}, 4, 9);  // skips 0..3
     for (std::size_t q = 4; q < 9; ++q) {
         for (std::size_t j = 0; j < lanes<T>; ++j) {
             CHECK(rows[(q - 4) * lanes<T> + j] == sequence[q]);

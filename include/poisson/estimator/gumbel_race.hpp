@@ -324,26 +324,26 @@ V exponential(V u) noexcept {
     return -simd_log_normal(select(u < smallest, splat<V>(smallest), u));
 }
 
-/// Smallest and largest lane, by halving the vector (log2 of the lanes' count steps).
-template <class V>
-lane_t<V> lane_min(V v) noexcept {
+/// `v`'s lanes combined pairwise by `pick(a, b)` (a lane-wise choice), by halving the vector:
+/// log2 of the lanes' count steps.
+template <class V, class Pick>
+lane_t<V> lane_reduce(V v, Pick pick) noexcept {
     if constexpr (lanes_of<V> == 1) {
         return v[0];
     } else {
         constexpr std::size_t half = lanes_of<V> / 2;
-        const auto a = lanes_part<0, half>(v), b = lanes_part<half, half>(v);
-        return lane_min(select(a < b, a, b));
+        return lane_reduce(pick(lanes_part<0, half>(v), lanes_part<half, half>(v)), pick);
     }
+}
+
+/// Smallest and largest lane.
+template <class V>
+lane_t<V> lane_min(V v) noexcept {
+    return lane_reduce(v, [](auto a, auto b) { return select(a < b, a, b); });
 }
 template <class V>
 lane_t<V> lane_max(V v) noexcept {
-    if constexpr (lanes_of<V> == 1) {
-        return v[0];
-    } else {
-        constexpr std::size_t half = lanes_of<V> / 2;
-        const auto a = lanes_part<0, half>(v), b = lanes_part<half, half>(v);
-        return lane_max(select(a < b, b, a));
-    }
+    return lane_reduce(v, [](auto a, auto b) { return select(a < b, b, a); });
 }
 template <std::size_t N>
 double lane_min(const double_lanes<N>& d) noexcept {
