@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "poisson/estimator/concepts.hpp"
+#include "poisson/estimator/lane_groups.hpp"
 #include "poisson/math/log_factorial.hpp"
 #include "poisson/math/simd_math.hpp"
 
@@ -571,17 +572,8 @@ void for_each_lane_group(std::span<const T> rates, std::size_t k, Nonzero&& nonz
     order.resize(n_positive);
     for (std::size_t i = 0; i < n_positive; ++i) order[start[bucket[i]]++] = positive[i];
 
-    const auto run = [](auto& call, const std::uint32_t* elements, std::size_t count) {
-        lane_elements<T> group;
-        for (std::size_t first = 0; first < count; first += L) {
-            const std::size_t used = std::min(group_size<T>, count - first);
-            std::copy(elements + first, elements + first + used, group.begin());
-            std::fill(group.begin() + std::ptrdiff_t(used), group.end(), group[used - 1]);
-            call(group, used);
-        }
-    };
-    run(zero, zeros.data(), n_zeros);
-    run(nonzero, order.data(), n_positive);
+    for_each_padded_group<L>(zeros.data(), n_zeros, zero);
+    for_each_padded_group<L>(order.data(), n_positive, nonzero);
 }
 
 /// Rates of the lanes of a group.

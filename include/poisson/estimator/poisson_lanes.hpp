@@ -37,6 +37,7 @@
 #endif
 
 #include "poisson/estimator/concepts.hpp"
+#include "poisson/estimator/lane_groups.hpp"
 #include "poisson/math/simd_math.hpp"
 #include "poisson/random/poisson_sampler.hpp"
 
@@ -245,13 +246,7 @@ void for_each_nonzero_group(std::span<const T> rates, Group&& group) {
     const std::size_t n = rates.size();
     std::vector<std::uint32_t> order(n + nonzero_block);  // + room for a block's last store
     const std::size_t nonzero = compact_nonzero(rates, order.data());
-    poisson_elements elements;
-    for (std::size_t first = 0; first < nonzero; first += L) {
-        const std::size_t used = std::min(L, nonzero - first);
-        std::copy_n(order.begin() + std::ptrdiff_t(first), used, elements.begin());
-        std::fill(elements.begin() + std::ptrdiff_t(used), elements.end(), elements[used - 1]);
-        group(elements, used);
-    }
+    for_each_padded_group<L>(order.data(), nonzero, group);
 }
 
 }  // namespace poisson::detail
